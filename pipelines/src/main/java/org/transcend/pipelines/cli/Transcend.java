@@ -1,0 +1,199 @@
+package org.transcend.pipelines.cli;
+
+import org.apache.beam.sdk.io.FileSystems;
+import org.apache.beam.sdk.options.PipelineOptions;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import org.transcend.pipelines.Orchestrator;
+import org.transcend.pipelines.PipelineDefinition;
+import org.transcend.pipelines.Pipelines;
+import org.transcend.pipelines.config.Catalog;
+import org.transcend.pipelines.config.ConfigException;
+import org.transcend.pipelines.config.Setting;
+import org.transcend.pipelines.config.Settings;
+import org.transcend.pipelines.store.ArtifactStore;
+import org.transcend.schemas.ArtifactManifest;
+import org.transcend.schemas.RunRecord;
+import org.transcend.schemas.StageRun;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/** The {@code transcend} command line: run pipelines and stages, explain cache misses, list the store. */
+@Command(name = "transcend", mixinStandardHelpOptions = true, version = "transcend 0.1.0",
+        description = "Self-Transcendence training of diffusion transformers, as Apache Beam pipelines.",
+        subcommands = {Transcend.Run.class, Transcend.Stage.class, Transcend.Explain.class, Transcend.Ls.class,
+                Transcend.SettingsCommand.class, CommandLine.HelpCommand.class})
+public final class Transcend {
+
+    public static void main(String[] args) {
+        System.exit(execute(System.out, args));
+    }
+
+    /** Runs the command line and returns its exit code; errors the user can fix are printed without a stack trace. */
+    public static int execute(PrintStream out, String... args) {
+        CommandLine cl = new CommandLine(new Transcend());
+        cl.setOut(new java.io.PrintWriter(out, true));
+        cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+                cmd.getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cl.execute(args);
+    }
+
+    /** Options every command that touches the store shares. */
+    static final class Common {
+        @Option(names = "--preset", description = "A bundled preset (${COMPLETION-CANDIDATES}) or a YAML file.",
+                completionCandidates = PresetNames.class)
+        String preset;
+
+        @Option(names = "--set", description = "Override one setting: key=value (repeatable). See `transcend settings`.")
+        List<String> overrides = new ArrayList<>();
+
+        @Option(names = "--store", description = "Artifact store: a local directory or gs://bucket/path (default: ${DEFAULT-VALUE}).",
+                defaultValue = "${env:TRANSCEND_STORE:-store}")
+        String store;
+
+        @CommandLine.Unmatched
+        List<String> beamArgs = new ArrayList<>();
+
+        Settings settings() {
+            return Settings.resolve(preset, overrides);
+        }
+
+        PipelineOptions options() {
+            for (String a : beamArgs) {
+                if (!a.startsWith("--")) throw new ConfigException("unexpected argument '" + a + "'");
+            }
+            PipelineOptions o = PipelineOptionsFactory.fromArgs(beamArgs.toArray(String[]::new)).withValidation().create();
+            FileSystems.setDefaultPipelineOptions(o);
+            return o;
+        }
+
+        Orchestrator orchestrator(PrintStream log) {
+            PipelineOptions o = options();
+            return new Orchestrator(new ArtifactStore(store), settings(), o, log);
+        }
+    }
+
+    static final class PresetNames extends ArrayList<String> {
+        PresetNames() {
+            super(Catalog.PRESETS);
+        }
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = "Run a pipeline: every stage whose artifact is not in the store is built; the rest are reused.")
+    static final class Run implements Callable<Integer> {
+        @Parameters(index = "0", description = "Pipeline: ${COMPLETION-CANDIDATES}.", completionCandidates = PipelineNames.class)
+        String pipeline;
+
+        @Option(names = "--force", description = "Rebuild this stage and everything downstream of it (repeatable).")
+        List<String> force = new ArrayList<>();
+
+        @Mixin
+        Common common;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintStream out = System.out;
+            PipelineDefinition def = Pipelines.named(pipeline);
+            RunRecord run = common.orchestrator(out).run(def, new LinkedHashSet<>(force), Set.of());
+            Summary.print(out, run, common.store);
+            return 0;
+        }
+    }
+
+    @Command(name = "stage", mixinStandardHelpOptions = true,
+            description = "Run one stage alone, reading its upstream artifacts from the store.")
+    static final class Stage implements Callable<Integer> {
+        @Parameters(index = "0", description = "Stage name, e.g. import-images.")
+        String stage;
+
+        @Option(names = "--pipeline", description = "The pipeline the stage belongs to (default: ${DEFAULT-VALUE}).", defaultValue = "import")
+        String pipeline;
+
+        @Option(names = "--force", description = "Rebuild even if the artifact is committed.")
+        boolean force;
+
+        @Mixin
+        Common common;
+
+        @Override
+        public Integer call() throws Exception {
+            PrintStream out = System.out;
+            PipelineDefinition def = Pipelines.named(pipeline);
+            RunRecord run = common.orchestrator(out).run(def, force ? Set.of(stage) : Set.of(), Set.of(stage));
+            Summary.print(out, run, common.store);
+            return 0;
+        }
+    }
+
+    @Command(name = "explain", mixinStandardHelpOptions = true,
+            description = "For each stage of a pipeline: its key, hit or miss, and for a miss which settings or upstream keys differ from the nearest committed artifact.")
+    static final class Explain implements Callable<Integer> {
+        @Parameters(index = "0", description = "Pipeline: ${COMPLETION-CANDIDATES}.", completionCandidates = PipelineNames.class)
+        String pipeline;
+
+        @Mixin
+        Common common;
+
+        @Override
+        public Integer call() {
+            for (String line : common.orchestrator(System.out).explain(Pipelines.named(pipeline))) System.out.println(line);
+            return 0;
+        }
+    }
+
+    @Command(name = "ls", mixinStandardHelpOptions = true, description = "List committed artifacts and past runs.")
+    static final class Ls implements Callable<Integer> {
+        @Mixin
+        Common common;
+
+        @Override
+        public Integer call() {
+            common.options();
+            ArtifactStore store = new ArtifactStore(common.store);
+            System.out.println("artifacts in " + store.root() + ":");
+            for (String stage : store.stages()) {
+                for (ArtifactManifest m : store.committed(stage)) {
+                    System.out.printf("  %-24s %s  %tF %<tT  %s%n", stage, m.getKey().substring(0, 12), m.getCommittedAtMillis(), m.getCounts());
+                }
+            }
+            System.out.println("runs:");
+            for (RunRecord r : store.runs()) {
+                long hits = r.getStages().stream().filter(StageRun::getHit).count();
+                System.out.printf("  %s  %d stages, %d hits%n", r.getRunId(), r.getStages().size(), hits);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "settings", mixinStandardHelpOptions = true, description = "List every setting with its default, accepted values and meaning.")
+    static final class SettingsCommand implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            for (Setting s : Catalog.ALL.values()) {
+                System.out.printf("%-28s default %-14s accepted %s%n    %s%n", s.key(), s.defaultValue(), s.range(), s.doc());
+            }
+            return 0;
+        }
+    }
+
+    static final class PipelineNames extends ArrayList<String> {
+        PipelineNames() {
+            super(Pipelines.all().keySet());
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package org.transcend.pipelines.store;
+
+import com.google.cloud.storage.BlobId;
+import com.google.cloud.storage.BlobInfo;
+import com.google.cloud.storage.Storage;
+import com.google.cloud.storage.StorageException;
+import com.google.cloud.storage.StorageOptions;
+import org.apache.beam.sdk.io.FileSystems;
+import org.apache.beam.sdk.io.fs.ResourceId;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.UUID;
+
+/**
+ * Writes a manifest only if none exists yet, atomically, which is what makes an artifact's commit safe
+ * against concurrent writers: locally a hard link of a fully written file (link(2) fails if the name
+ * exists), on GCS an object create with the does-not-exist precondition.
+ */
+final class ManifestCommitter {
+
+    /** The GCS client used for gs:// commits; replaceable so tests can use an in-memory implementation. */
+    private static volatile Storage gcs;
+
+    private ManifestCommitter() {}
+
+    static void useGcs(Storage storage) {
+        gcs = storage;
+    }
+
+    /** True when this call created the file, false when it already existed. */
+    static boolean createIfAbsent(String path, byte[] bytes) throws IOException {
+        ResourceId id = FileSystems.matchNewResource(path, false);
+        return switch (id.getScheme()) {
+            case "file" -> createLocal(Path.of(path.startsWith("file:") ? java.net.URI.create(path).getPath() : path), bytes);
+            case "gs" -> createGcs(path, bytes);
+            default -> throw new IOException("cannot commit artifacts on scheme '" + id.getScheme()
+                    + "'; accepted: local paths and gs://");
+        };
+    }
+
+    private static boolean createLocal(Path target, byte[] bytes) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + ".partial-" + UUID.randomUUID());
+        Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.SYNC);
+        try {
+            Files.createLink(target, tmp);
+            return true;
+        } catch (FileAlreadyExistsException e) {
+            return false;
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static boolean createGcs(String path, byte[] bytes) {
+        String rest = path.substring("gs://".length());
+        int slash = rest.indexOf('/');
+        BlobId blob = BlobId.of(rest.substring(0, slash), rest.substring(slash + 1));
+        Storage storage = gcs;
+        if (storage == null) {
+            storage = StorageOptions.getDefaultInstance().getService();
+            gcs = storage;
+        }
+        try {
+            storage.create(BlobInfo.newBuilder(blob).setContentType("application/json").build(), bytes,
+                    Storage.BlobTargetOption.doesNotExist());
+            return true;
+        } catch (StorageException e) {
+            if (e.getCode() == 412) return false; // precondition failed: another writer committed first
+            throw e;
+        }
+    }
+}

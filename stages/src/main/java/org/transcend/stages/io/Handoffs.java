@@ -1,0 +1,27 @@
+package org.transcend.stages.io;
+
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.beam.sdk.extensions.avro.io.AvroIO;
+import org.apache.beam.sdk.values.PBegin;
+import org.apache.beam.sdk.values.PCollection;
+import org.apache.beam.sdk.values.PDone;
+
+/**
+ * How stages hand records to each other: Avro container files named {@code <name>-SSSSS-of-NNNNN.avro} inside
+ * an artifact directory. Fixed shard names mean a retried write replaces the same files rather than adding new ones.
+ */
+public final class Handoffs {
+    private Handoffs() {}
+
+    public static <T extends SpecificRecord> PDone write(PCollection<T> records, Class<T> type, String dir, String name, int shards) {
+        return records.apply("Write " + name, AvroIO.write(type).to(dir + name).withSuffix(".avro").withNumShards(shards));
+    }
+
+    public static <T extends SpecificRecord> PCollection<T> read(PBegin begin, Class<T> type, String dir, String name) {
+        return begin.apply("Read " + name, AvroIO.read(type).from(pattern(dir, name)));
+    }
+
+    public static String pattern(String dir, String name) {
+        return dir + name + "-*.avro";
+    }
+}
