@@ -5,8 +5,6 @@ import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
-import org.apache.beam.sdk.io.FileSystems;
-import org.apache.beam.sdk.io.fs.ResourceId;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -33,13 +31,12 @@ final class ManifestCommitter {
 
     /** True when this call created the file, false when it already existed. */
     static boolean createIfAbsent(String path, byte[] bytes) throws IOException {
-        ResourceId id = FileSystems.matchNewResource(path, false);
-        return switch (id.getScheme()) {
-            case "file" -> createLocal(Path.of(path.startsWith("file:") ? java.net.URI.create(path).getPath() : path), bytes);
-            case "gs" -> createGcs(path, bytes);
-            default -> throw new IOException("cannot commit artifacts on scheme '" + id.getScheme()
-                    + "'; accepted: local paths and gs://");
-        };
+        if (path.startsWith("gs://")) return createGcs(path, bytes);
+        if (path.startsWith("file:")) return createLocal(Path.of(java.net.URI.create(path).getPath()), bytes);
+        if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
+            throw new IOException("cannot commit artifacts at " + path + "; accepted: local paths and gs://");
+        }
+        return createLocal(Path.of(path), bytes);
     }
 
     private static boolean createLocal(Path target, byte[] bytes) throws IOException {

@@ -1,0 +1,50 @@
+package org.transcend.model.train;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.transcend.model.io.Safetensors;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A training checkpoint as one safetensors file: the weights under their PyTorch names, the EMA weights
+ * ({@code ema.*}), the AdamW moments ({@code adam.m.*}, {@code adam.v.*}) and, in the metadata, the step and
+ * whatever the trainer needs to continue (plan position, config). Written atomically.
+ */
+public record Checkpoint(Map<String, INDArray> weights, Map<String, INDArray> ema, Map<String, INDArray> optimizer,
+                         long step, Map<String, String> metadata) {
+
+    public static final String STEP = "step";
+
+    public void save(Path file) throws IOException {
+        Map<String, INDArray> all = new LinkedHashMap<>(weights);
+        all.putAll(ema);
+        all.putAll(optimizer);
+        Map<String, String> meta = new LinkedHashMap<>(metadata);
+        meta.put(STEP, Long.toString(step));
+        Safetensors.write(file, all, meta, Safetensors.Dtype.F32);
+    }
+
+    public static Checkpoint load(Path file) throws IOException {
+        Safetensors.Contents c = Safetensors.read(file);
+        Map<String, INDArray> weights = new LinkedHashMap<>(), ema = new LinkedHashMap<>(), opt = new LinkedHashMap<>();
+        c.tensors().forEach((k, a) -> {
+            if (k.startsWith("ema.")) ema.put(k, a);
+            else if (k.startsWith("adam.")) opt.put(k, a);
+            else weights.put(k, a);
+        });
+        String step = c.metadata().get(STEP);
+        if (step == null) throw new IllegalArgumentException(file + " is a weights file, not a checkpoint: no 'step' in its metadata");
+        return new Checkpoint(weights, ema, opt, Long.parseLong(step), c.metadata());
+    }
+
+    /** The EMA weights under the plain parameter names (for sampling), or the raw weights when there is no EMA. */
+    public Map<String, INDArray> emaWeights() {
+        if (ema.isEmpty()) return weights;
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        ema.forEach((k, a) -> out.put(k.substring(4), a));
+        return out;
+    }
+}
