@@ -170,6 +170,20 @@ class SiTTest {
     }
 
     @Test
+    void buildingTwiceUnderOnePrefixSharesTheParameters() {
+        SiT sit = tinyWithRandomWeights(DataType.FLOAT, 12);
+        INDArray x = Nd4j.rand(DataType.FLOAT, 2, 2, 4, 4);
+        INDArray t = Nd4j.createFromArray(0.4f, 0.45f);
+        SameDiff sd = SameDiff.create();
+        SiTOutputs conditional = sit.build(sd, sd.constant(x), sd.constant(t), sd.constant(sit.oneHot(1, 2)), SiT.Wiring.frozenUpTo("teacher/", 2));
+        long parameters = sd.variables().stream().filter(v -> v.name().startsWith("teacher/")).count();
+        SiTOutputs unconditional = sit.build(sd, sd.constant(x), sd.constant(t), sd.constant(sit.oneHot(3, 3)), SiT.Wiring.frozenUpTo("teacher/", 2));
+        assertEquals(parameters, sd.variables().stream().filter(v -> v.name().startsWith("teacher/")).count());
+        INDArray fc = conditional.block(2).eval(), fu = unconditional.block(2).eval();
+        assertTrue(fc.sub(fu).amaxNumber().doubleValue() > 1e-4, "the labels differ, so the features must");
+    }
+
+    @Test
     void graphsShareTheNetworksArraysSoLoadingNewWeightsChangesTheirOutput() {
         SiT sit = tinyWithRandomWeights(DataType.FLOAT, 4);
         SameDiff sd = SameDiff.create();
