@@ -461,10 +461,10 @@ public final class SiT {
             case ONE -> Arrays.fill(v, 1.0);
             case XAVIER -> {
                 double bound = Math.sqrt(6.0 / (p.fanIn() + p.fanOut()));
-                for (int i = 0; i < v.length; i++) v[i] = (float) ((2 * random.nextDouble() - 1) * bound);
+                for (int i = 0; i < v.length; i++) v[i] = (2 * random.nextDouble() - 1) * bound;
             }
             case NORMAL_002 -> {
-                for (int i = 0; i < v.length; i++) v[i] = (float) (0.02 * random.nextGaussian());
+                for (int i = 0; i < v.length; i++) v[i] = 0.02 * random.nextGaussian();
             }
             case SINCOS -> v = positionEmbedding(config.hidden(), config.grid());
         }

@@ -46,11 +46,6 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         };
     }
 
-    /** The config with QK-norm switched on or off. */
-    public SiTConfig withQkNorm(boolean on) {
-        return new SiTConfig(inputSize, patchSize, inChannels, hidden, depth, heads, mlpRatio, numClasses, on, classDropout);
-    }
-
     /** Throws an error naming the first inconsistent value; returns this config otherwise. */
     public SiTConfig validate() {
         positive("inputSize", inputSize);
