@@ -1,0 +1,498 @@
+package org.transcend.model.sit;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+
+/**
+ * REPA's SiT (a DiT with adaLN-Zero conditioning) with optional projector and VAE-align heads: its weights in
+ * PyTorch state_dict names and layouts, and a builder that wires them into a caller's SameDiff graph.
+ *
+ * <p>Inputs of {@link #build}: x [N, C, H, W], t [N] and y as one-hot rows [N, numClasses + 1] (the last
+ * column is the null class), all of the network's data type. Labels enter one-hot because the gradient of
+ * ND4J's gather fails inside larger graphs; {@link #oneHot} makes the rows from integer labels. Label dropout
+ * is the caller's (it belongs to the training plan).
+ *
+ * <p>The graphs share this object's arrays: an in-place update of a graph variable is an update of the model,
+ * and {@link #loadStateDict} is seen by graphs already built.
+ */
+public final class SiT {
+
+    /** Sinusoid frequencies of the timestep embedding (DiT's {@code frequency_embedding_size}). */
+    public static final int FREQUENCY_EMBEDDING = 256;
+    public static final double MAX_PERIOD = 10000;
+    public static final String POS_EMBED = "pos_embed";
+
+    private static final double BLOCK_NORM_EPS = 1e-6;
+    /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
+    private static final double QK_NORM_EPS = 1e-5;
+
+    private final SiTConfig config;
+    private final List<ProjectorHead> projectors;
+    private final Optional<AlignHead> alignHead;
+    private final DataType dataType;
+    private final List<Param> specs;
+    private final Map<String, INDArray> params;
+
+    private enum Init { XAVIER, ZERO, ONE, NORMAL_002, SINCOS }
+
+    /** One tensor of the state_dict: its PyTorch name and shape and how the reference initialises it. */
+    private record Param(String name, long[] shape, Init init, long fanIn, long fanOut) {
+        static Param linearWeight(String name, long out, long in, Init init) {
+            return new Param(name, new long[]{out, in}, init, in, out);
+        }
+
+        static Param of(String name, Init init, long... shape) {
+            return new Param(name, shape, init, 0, 0);
+        }
+    }
+
+    /**
+     * How much of the network a build wires and how: parameter names get {@code prefix}; frozen parameters
+     * enter as constants (no gradient); blocks after {@code lastBlock} and the final layer are skipped when
+     * {@code lastBlock < depth}; heads are built only when {@code heads} is set.
+     */
+    public record Wiring(String prefix, boolean frozen, int lastBlock, boolean heads) {
+        /** The whole trainable network with its heads, parameters under their PyTorch names. */
+        public static Wiring full(int depth) {
+            return new Wiring("", false, depth, true);
+        }
+
+        /** A frozen teacher run up to block k, no heads, its parameters under {@code prefix}. */
+        public static Wiring frozenUpTo(String prefix, int lastBlock) {
+            return new Wiring(prefix, true, lastBlock, false);
+        }
+    }
+
+    private SiT(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead, DataType dataType) {
+        this.config = config.validate();
+        this.projectors = List.copyOf(projectors);
+        this.alignHead = alignHead;
+        this.dataType = dataType;
+        for (ProjectorHead h : this.projectors) checkBlock("projector", h.block());
+        alignHead.ifPresent(h -> checkBlock("align head", h.block()));
+        this.specs = specs();
+        this.params = new LinkedHashMap<>();
+    }
+
+    private void checkBlock(String head, int block) {
+        if (block < 1 || block > config.depth()) {
+            throw new IllegalArgumentException(head + " block " + block + " lies outside 1 to depth " + config.depth());
+        }
+    }
+
+    /** A new network initialised as the reference (xavier-uniform linears, zero adaLN and final layer, ...), seeded. */
+    public static SiT initialise(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead,
+                                 DataType dataType, long seed) {
+        SiT sit = new SiT(config, projectors, alignHead, dataType);
+        SplittableRandom random = new SplittableRandom(seed);
+        for (Param p : sit.specs) {
+            sit.params.put(p.name(), sit.initialValue(p, random));
+        }
+        return sit;
+    }
+
+    /**
+     * A network holding the given PyTorch state_dict, its config inferred by {@link #inferConfig}; a projector
+     * head per {@code projectors.{j}} group sits on {@code projectorBlock}, an {@code align_head} on
+     * {@code alignBlock}. Extra, missing or misshapen tensors are errors.
+     */
+    public static SiT fromStateDict(Map<String, INDArray> weights, int heads, boolean qkNorm,
+                                    OptionalInt projectorBlock, OptionalInt alignBlock) {
+        SiTConfig config = inferConfig(weights, heads, qkNorm);
+        List<ProjectorHead> projectorHeads = new ArrayList<>();
+        for (int j = 0; weights.containsKey("projectors." + j + ".0.weight"); j++) {
+            if (projectorBlock.isEmpty()) {
+                throw new IllegalArgumentException("the state_dict holds projectors." + j + " but no projector block was given");
+            }
+            projectorHeads.add(new ProjectorHead(projectorBlock.getAsInt(),
+                    (int) require(weights, "projectors." + j + ".0.weight").size(0),
+                    (int) require(weights, "projectors." + j + ".4.weight").size(0)));
+        }
+        Optional<AlignHead> align = Optional.empty();
+        if (weights.containsKey("align_head.0.weight")) {
+            if (alignBlock.isEmpty()) {
+                throw new IllegalArgumentException("the state_dict holds align_head but no align head block was given");
+            }
+            align = Optional.of(new AlignHead(alignBlock.getAsInt(), (int) weights.get("align_head.0.weight").size(0)));
+        }
+        SiT sit = new SiT(config, projectorHeads, align, DataType.FLOAT);
+        for (Param p : sit.specs) {
+            sit.params.put(p.name(), Nd4j.zeros(DataType.FLOAT, p.shape()));
+        }
+        sit.loadStateDict(weights);
+        return sit;
+    }
+
+    /**
+     * The config a PyTorch SiT state_dict implies: hidden, channels and patch from {@code x_embedder.proj.weight},
+     * depth from the blocks present, input size from {@code pos_embed}, classes from the label table (one row is
+     * the null class), MLP ratio from {@code fc1}; heads and QK-norm are settings (the flag must agree with the
+     * presence of {@code q_norm} tensors); class dropout is the reference's 0.1.
+     */
+    public static SiTConfig inferConfig(Map<String, INDArray> weights, int heads, boolean qkNorm) {
+        INDArray patchWeight = require(weights, "x_embedder.proj.weight");
+        if (patchWeight.rank() != 4 || patchWeight.size(2) != patchWeight.size(3)) {
+            throw new IllegalArgumentException("x_embedder.proj.weight has shape " + Arrays.toString(patchWeight.shape())
+                    + "; expected [D, C, p, p]");
+        }
+        int hidden = (int) patchWeight.size(0);
+        int channels = (int) patchWeight.size(1);
+        int patch = (int) patchWeight.size(2);
+        int depth = 0;
+        while (weights.containsKey("blocks." + depth + ".attn.qkv.weight")) depth++;
+        if (depth == 0) {
+            throw new IllegalArgumentException("the state_dict has no blocks.0.attn.qkv.weight; it is not a SiT");
+        }
+        long tokens = require(weights, POS_EMBED).size(1);
+        int grid = (int) Math.round(Math.sqrt(tokens));
+        if ((long) grid * grid != tokens) {
+            throw new IllegalArgumentException("pos_embed has " + tokens + " tokens, not a square patch grid");
+        }
+        int numClasses = (int) require(weights, "y_embedder.embedding_table.weight").size(0) - 1;
+        double mlpRatio = (double) require(weights, "blocks.0.mlp.fc1.weight").size(0) / hidden;
+        boolean fileQkNorm = weights.containsKey("blocks.0.attn.q_norm.weight");
+        if (fileQkNorm != qkNorm) {
+            throw new IllegalArgumentException("qkNorm is " + qkNorm + " but the state_dict " + (fileQkNorm ? "holds" : "lacks")
+                    + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
+        }
+        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1).validate();
+    }
+
+    private static INDArray require(Map<String, INDArray> weights, String name) {
+        INDArray a = weights.get(name);
+        if (a == null) {
+            throw new IllegalArgumentException("the state_dict lacks '" + name + "', which a SiT needs");
+        }
+        return a;
+    }
+
+    public SiTConfig config() {
+        return config;
+    }
+
+    public List<ProjectorHead> projectors() {
+        return projectors;
+    }
+
+    public Optional<AlignHead> alignHead() {
+        return alignHead;
+    }
+
+    public DataType dataType() {
+        return dataType;
+    }
+
+    /** A copy of this network with every tensor in another floating type (FLOAT64 for gradient checks). */
+    public SiT castTo(DataType type) {
+        SiT copy = new SiT(config, projectors, alignHead, type);
+        params.forEach((name, a) -> copy.params.put(name, a.castTo(type).dup()));
+        return copy;
+    }
+
+    /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed}. */
+    public List<String> trainableNames() {
+        return specs.stream().map(Param::name).filter(n -> !n.equals(POS_EMBED)).toList();
+    }
+
+    /** A copy of every tensor under its PyTorch name and in its PyTorch layout. */
+    public Map<String, INDArray> stateDict() {
+        Map<String, INDArray> copy = new LinkedHashMap<>();
+        params.forEach((name, a) -> copy.put(name, a.dup()));
+        return copy;
+    }
+
+    /**
+     * Copies a PyTorch state_dict into this network (cast to its data type). Every tensor is checked first;
+     * missing, unexpected or misshapen tensors are all named in one error and nothing is changed.
+     */
+    public void loadStateDict(Map<String, INDArray> weights) {
+        List<String> problems = new ArrayList<>();
+        for (Param p : specs) {
+            INDArray a = weights.get(p.name());
+            if (a == null) {
+                problems.add("missing '" + p.name() + "' " + Arrays.toString(p.shape()));
+            } else if (!Arrays.equals(a.shape(), p.shape())) {
+                problems.add("'" + p.name() + "' has shape " + Arrays.toString(a.shape()) + ", expected " + Arrays.toString(p.shape()));
+            } else if (!a.dataType().isFPType()) {
+                problems.add("'" + p.name() + "' has type " + a.dataType() + ", expected a floating type");
+            }
+        }
+        for (String name : weights.keySet()) {
+            if (specs.stream().noneMatch(p -> p.name().equals(name))) {
+                problems.add("unexpected '" + name + "' " + Arrays.toString(weights.get(name).shape()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("the state_dict does not fit " + config + " with projectors " + projectors
+                    + " and align head " + alignHead + ": " + String.join("; ", problems));
+        }
+        for (Param p : specs) {
+            params.get(p.name()).assign(weights.get(p.name()).castTo(dataType));
+        }
+    }
+
+    /** One-hot label rows [N, numClasses + 1] of this network's type; labels must lie in 0 to numClasses (null). */
+    public INDArray oneHot(long... labels) {
+        INDArray rows = Nd4j.zeros(dataType, labels.length, config.labelRows());
+        for (int i = 0; i < labels.length; i++) {
+            if (labels[i] < 0 || labels[i] > config.nullClass()) {
+                throw new IllegalArgumentException("label " + labels[i] + " at position " + i + " lies outside 0 to "
+                        + config.nullClass() + " (" + config.nullClass() + " is the null class)");
+            }
+            rows.putScalar(i, labels[i], 1.0);
+        }
+        return rows;
+    }
+
+    /** The whole network with its heads, trainable, under the PyTorch names. */
+    public SiTOutputs build(SameDiff sd, SDVariable x, SDVariable t, SDVariable y) {
+        return build(sd, x, t, y, Wiring.full(config.depth()));
+    }
+
+    /**
+     * Wires the network into {@code sd} on the caller's inputs. Parameters already in {@code sd} under the same
+     * name are reused, so building twice with one prefix shares the weights.
+     */
+    public SiTOutputs build(SameDiff sd, SDVariable x, SDVariable t, SDVariable y, Wiring wiring) {
+        if (wiring.lastBlock() < 1 || wiring.lastBlock() > config.depth()) {
+            throw new IllegalArgumentException("lastBlock " + wiring.lastBlock() + " lies outside 1 to depth " + config.depth());
+        }
+        if (wiring.heads()) {
+            for (ProjectorHead h : projectors) needsBlock(wiring, "projector", h.block());
+            alignHead.ifPresent(h -> needsBlock(wiring, "align head", h.block()));
+        }
+        Function<String, SDVariable> p = name -> param(sd, wiring, name);
+        int d = config.hidden();
+        int tokens = config.tokens();
+
+        SDVariable patchWeight = sd.reshape(p.apply("x_embedder.proj.weight"), d, (long) config.inChannels() * config.patchSize() * config.patchSize());
+        SDVariable patches = Layers.patchify(sd, x, config.inChannels(), config.grid(), config.patchSize());
+        SDVariable h = sd.reshape(Layers.linear(sd, patches, patchWeight, p.apply("x_embedder.proj.bias")), -1, tokens, d)
+                .add(p.apply(POS_EMBED));
+
+        SDVariable c = timestepEmbedding(sd, t, p).add(sd.mmul(y, p.apply("y_embedder.embedding_table.weight")));
+        SDVariable siluC = Layers.silu(sd, c); // every adaLN modulation starts with SiLU(c)
+
+        List<SDVariable> blocks = new ArrayList<>();
+        for (int i = 0; i < wiring.lastBlock(); i++) {
+            h = block(sd, h, siluC, "blocks." + i + ".", p);
+            blocks.add(h);
+        }
+
+        Optional<SDVariable> out = Optional.empty();
+        if (wiring.lastBlock() == config.depth()) {
+            out = Optional.of(finalLayer(sd, h, siluC, p));
+        }
+        List<SDVariable> projections = new ArrayList<>();
+        Optional<SDVariable> align = Optional.empty();
+        if (wiring.heads()) {
+            for (int j = 0; j < projectors.size(); j++) {
+                SDVariable rows = sd.reshape(blocks.get(projectors.get(j).block() - 1), -1, d);
+                SDVariable z = mlp3(sd, rows, "projectors." + j + ".", p);
+                projections.add(sd.reshape(z, -1, tokens, projectors.get(j).outDim()));
+            }
+            if (alignHead.isPresent()) {
+                SDVariable rows = sd.reshape(blocks.get(alignHead.get().block() - 1), -1, d);
+                SDVariable normed = Layers.layerNorm(sd, mlp3(sd, rows, "align_head.", p), 1, BLOCK_NORM_EPS);
+                SDVariable patchesOut = Layers.linear(sd, normed, p.apply("align_head.out.weight"), p.apply("align_head.out.bias"));
+                align = Optional.of(Layers.unpatchify(sd, sd.reshape(patchesOut, -1, tokens, config.patchValues()),
+                        config.inChannels(), config.grid(), config.patchSize()));
+            }
+        }
+        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+    }
+
+    private void needsBlock(Wiring wiring, String head, int block) {
+        if (block > wiring.lastBlock()) {
+            throw new IllegalArgumentException("the " + head + " reads block " + block + " but the build stops at block "
+                    + wiring.lastBlock() + "; build without heads or further");
+        }
+    }
+
+    private SDVariable param(SameDiff sd, Wiring wiring, String name) {
+        String full = wiring.prefix() + name;
+        if (sd.hasVariable(full)) {
+            return sd.getVariable(full);
+        }
+        INDArray a = params.get(name);
+        return wiring.frozen() || name.equals(POS_EMBED) ? sd.constant(full, a) : sd.var(full, a);
+    }
+
+    /** DiT's timestep embedder: [cos(t·f), sin(t·f)] over 128 frequencies, then Linear → SiLU → Linear. */
+    private SDVariable timestepEmbedding(SameDiff sd, SDVariable t, Function<String, SDVariable> p) {
+        int half = FREQUENCY_EMBEDDING / 2;
+        // float32 arithmetic in the reference's order, so the frequencies agree to the last bit
+        float logPeriod = (float) -Math.log(MAX_PERIOD);
+        float[] freqs = new float[half];
+        for (int i = 0; i < half; i++) {
+            freqs[i] = (float) Math.exp((i * logPeriod) / half);
+        }
+        SDVariable f = sd.constant(Nd4j.create(freqs, new long[]{1, half}, 'c').castTo(dataType));
+        SDVariable args = sd.reshape(t, -1, 1).mul(f);
+        SDVariable freq = sd.concat(1, sd.math.cos(args), sd.math.sin(args));
+        SDVariable hidden = Layers.silu(sd, Layers.linear(sd, freq, p.apply("t_embedder.mlp.0.weight"), p.apply("t_embedder.mlp.0.bias")));
+        return Layers.linear(sd, hidden, p.apply("t_embedder.mlp.2.weight"), p.apply("t_embedder.mlp.2.bias"));
+    }
+
+    /** The adaLN modulation of c split into n pieces [N, 1, D], in the reference's chunk order. */
+    private SDVariable[] modulation(SameDiff sd, SDVariable siluC, String prefix, int n, Function<String, SDVariable> p) {
+        SDVariable m = Layers.linear(sd, siluC, p.apply(prefix + "adaLN_modulation.1.weight"), p.apply(prefix + "adaLN_modulation.1.bias"));
+        return sd.split(sd.reshape(m, -1, n, config.hidden()), n, 1);
+    }
+
+    private SDVariable block(SameDiff sd, SDVariable x, SDVariable siluC, String prefix, Function<String, SDVariable> p) {
+        SDVariable[] m = modulation(sd, siluC, prefix, 6, p); // shift, scale, gate for attention, then for the MLP
+        SDVariable attnIn = Layers.modulate(Layers.layerNorm(sd, x, 2, BLOCK_NORM_EPS), m[0], m[1]);
+        x = x.add(m[2].mul(attention(sd, attnIn, prefix + "attn.", p)));
+        SDVariable mlpIn = Layers.modulate(Layers.layerNorm(sd, x, 2, BLOCK_NORM_EPS), m[3], m[4]);
+        return x.add(m[5].mul(mlp(sd, mlpIn, prefix + "mlp.", p)));
+    }
+
+    /** timm's Attention with qkv bias and optional QK-norm, on x [N, T, D]. */
+    private SDVariable attention(SameDiff sd, SDVariable x, String prefix, Function<String, SDVariable> p) {
+        int d = config.hidden(), heads = config.heads(), headDim = config.headDim(), tokens = config.tokens();
+        SDVariable qkv = Layers.linear(sd, sd.reshape(x, -1, d), p.apply(prefix + "qkv.weight"), p.apply(prefix + "qkv.bias"));
+        SDVariable split = sd.permute(sd.reshape(qkv, -1, tokens, 3, heads, headDim), 2, 0, 3, 1, 4);
+        SDVariable[] qkvHeads = sd.unstack(split, 0, 3); // each [N, H, T, d]
+        SDVariable q = qkvHeads[0], k = qkvHeads[1];
+        if (config.qkNorm()) {
+            q = Layers.layerNorm(sd, q, 3, QK_NORM_EPS).mul(p.apply(prefix + "q_norm.weight")).add(p.apply(prefix + "q_norm.bias"));
+            k = Layers.layerNorm(sd, k, 3, QK_NORM_EPS).mul(p.apply(prefix + "k_norm.weight")).add(p.apply(prefix + "k_norm.bias"));
+        }
+        SDVariable o = Layers.attention(sd, q, k, qkvHeads[2], Math.pow(headDim, -0.5));
+        SDVariable rows = sd.reshape(sd.permute(o, 0, 2, 1, 3), -1, d);
+        SDVariable projected = Layers.linear(sd, rows, p.apply(prefix + "proj.weight"), p.apply(prefix + "proj.bias"));
+        return sd.reshape(projected, -1, tokens, d);
+    }
+
+    /** timm's Mlp with GELU(tanh), on x [N, T, D]. */
+    private SDVariable mlp(SameDiff sd, SDVariable x, String prefix, Function<String, SDVariable> p) {
+        SDVariable rows = sd.reshape(x, -1, config.hidden());
+        SDVariable hidden = Layers.geluTanh(sd, Layers.linear(sd, rows, p.apply(prefix + "fc1.weight"), p.apply(prefix + "fc1.bias")));
+        SDVariable out = Layers.linear(sd, hidden, p.apply(prefix + "fc2.weight"), p.apply(prefix + "fc2.bias"));
+        return sd.reshape(out, -1, config.tokens(), config.hidden());
+    }
+
+    private SDVariable finalLayer(SameDiff sd, SDVariable x, SDVariable siluC, Function<String, SDVariable> p) {
+        SDVariable[] m = modulation(sd, siluC, "final_layer.", 2, p); // shift, scale
+        SDVariable normed = Layers.modulate(Layers.layerNorm(sd, x, 2, BLOCK_NORM_EPS), m[0], m[1]);
+        SDVariable patches = Layers.linear(sd, sd.reshape(normed, -1, config.hidden()),
+                p.apply("final_layer.linear.weight"), p.apply("final_layer.linear.bias"));
+        return Layers.unpatchify(sd, sd.reshape(patches, -1, config.tokens(), config.patchValues()),
+                config.inChannels(), config.grid(), config.patchSize());
+    }
+
+    /** REPA's build_mlp: Linear → SiLU → Linear → SiLU → Linear, parameters {prefix}{0,2,4}. */
+    private static SDVariable mlp3(SameDiff sd, SDVariable rows, String prefix, Function<String, SDVariable> p) {
+        SDVariable a = Layers.silu(sd, Layers.linear(sd, rows, p.apply(prefix + "0.weight"), p.apply(prefix + "0.bias")));
+        SDVariable b = Layers.silu(sd, Layers.linear(sd, a, p.apply(prefix + "2.weight"), p.apply(prefix + "2.bias")));
+        return Layers.linear(sd, b, p.apply(prefix + "4.weight"), p.apply(prefix + "4.bias"));
+    }
+
+    /** Every tensor of the state_dict, in the reference's registration order. */
+    private List<Param> specs() {
+        int d = config.hidden(), c = config.inChannels(), ps = config.patchSize();
+        List<Param> s = new ArrayList<>();
+        s.add(Param.of(POS_EMBED, Init.SINCOS, 1, config.tokens(), d));
+        // the reference initialises the conv weight as a Linear over its flattened [D, C·p·p] view
+        s.add(new Param("x_embedder.proj.weight", new long[]{d, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, d));
+        s.add(Param.of("x_embedder.proj.bias", Init.ZERO, d));
+        s.add(Param.linearWeight("t_embedder.mlp.0.weight", d, FREQUENCY_EMBEDDING, Init.NORMAL_002));
+        s.add(Param.of("t_embedder.mlp.0.bias", Init.ZERO, d));
+        s.add(Param.linearWeight("t_embedder.mlp.2.weight", d, d, Init.NORMAL_002));
+        s.add(Param.of("t_embedder.mlp.2.bias", Init.ZERO, d));
+        s.add(Param.of("y_embedder.embedding_table.weight", Init.NORMAL_002, config.labelRows(), d));
+        for (int i = 0; i < config.depth(); i++) {
+            String b = "blocks." + i + ".";
+            linear(s, b + "attn.qkv", 3L * d, d, Init.XAVIER);
+            if (config.qkNorm()) {
+                for (String norm : List.of("q_norm", "k_norm")) {
+                    s.add(Param.of(b + "attn." + norm + ".weight", Init.ONE, config.headDim()));
+                    s.add(Param.of(b + "attn." + norm + ".bias", Init.ZERO, config.headDim()));
+                }
+            }
+            linear(s, b + "attn.proj", d, d, Init.XAVIER);
+            linear(s, b + "mlp.fc1", config.mlpHidden(), d, Init.XAVIER);
+            linear(s, b + "mlp.fc2", d, config.mlpHidden(), Init.XAVIER);
+            linear(s, b + "adaLN_modulation.1", 6L * d, d, Init.ZERO);
+        }
+        for (int j = 0; j < projectors.size(); j++) {
+            ProjectorHead h = projectors.get(j);
+            linear(s, "projectors." + j + ".0", h.hiddenDim(), d, Init.XAVIER);
+            linear(s, "projectors." + j + ".2", h.hiddenDim(), h.hiddenDim(), Init.XAVIER);
+            linear(s, "projectors." + j + ".4", h.outDim(), h.hiddenDim(), Init.XAVIER);
+        }
+        alignHead.ifPresent(h -> {
+            linear(s, "align_head.0", h.hiddenDim(), d, Init.XAVIER);
+            linear(s, "align_head.2", h.hiddenDim(), h.hiddenDim(), Init.XAVIER);
+            linear(s, "align_head.4", d, h.hiddenDim(), Init.XAVIER);
+            linear(s, "align_head.out", config.patchValues(), d, Init.XAVIER);
+        });
+        linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
+        linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);
+        return List.copyOf(s);
+    }
+
+    /** A Linear's weight [out, in] with the given init and its bias, which the reference always zeroes. */
+    private static void linear(List<Param> s, String name, long out, long in, Init init) {
+        s.add(Param.linearWeight(name + ".weight", out, in, init));
+        s.add(Param.of(name + ".bias", Init.ZERO, out));
+    }
+
+    private INDArray initialValue(Param p, SplittableRandom random) {
+        long n = Arrays.stream(p.shape()).reduce(1, Math::multiplyExact);
+        double[] v = new double[Math.toIntExact(n)];
+        switch (p.init()) {
+            case ZERO -> { }
+            case ONE -> Arrays.fill(v, 1.0);
+            case XAVIER -> {
+                double bound = Math.sqrt(6.0 / (p.fanIn() + p.fanOut()));
+                for (int i = 0; i < v.length; i++) v[i] = (2 * random.nextDouble() - 1) * bound;
+            }
+            case NORMAL_002 -> {
+                for (int i = 0; i < v.length; i++) v[i] = 0.02 * random.nextGaussian();
+            }
+            case SINCOS -> v = positionEmbedding(config.hidden(), config.grid());
+        }
+        return Nd4j.create(v, p.shape(), DataType.DOUBLE).castTo(dataType);
+    }
+
+    /**
+     * MAE's fixed 2-D sin-cos position embedding, flattened [T·D]: for the patch in row i, column j, the first
+     * half of D encodes j and the second half i (the reference's meshgrid puts w first), each as [sin, cos].
+     */
+    static double[] positionEmbedding(int d, int grid) {
+        int quarter = d / 4;
+        double[] omega = new double[quarter];
+        for (int k = 0; k < quarter; k++) {
+            omega[k] = 1.0 / Math.pow(10000, (double) k / quarter);
+        }
+        double[] e = new double[grid * grid * d];
+        for (int i = 0; i < grid; i++) {
+            for (int j = 0; j < grid; j++) {
+                int base = (i * grid + j) * d;
+                for (int k = 0; k < quarter; k++) {
+                    e[base + k] = Math.sin(j * omega[k]);
+                    e[base + quarter + k] = Math.cos(j * omega[k]);
+                    e[base + 2 * quarter + k] = Math.sin(i * omega[k]);
+                    e[base + 3 * quarter + k] = Math.cos(i * omega[k]);
+                }
+            }
+        }
+        return e;
+    }
+}

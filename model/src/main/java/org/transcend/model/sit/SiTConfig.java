@@ -1,0 +1,115 @@
+package org.transcend.model.sit;
+
+/**
+ * The shape of a SiT network (REPA's {@code models/sit.py}): what the state_dict's tensor shapes and the
+ * attention split depend on.
+ *
+ * @param inputSize    latent height and width (square inputs, as the reference)
+ * @param patchSize    patch edge p; tokens T = (inputSize / p)²
+ * @param inChannels   latent channels C (also the output channels)
+ * @param hidden       width D of the residual stream
+ * @param depth        number of SiT blocks
+ * @param heads        attention heads; D must be divisible by it
+ * @param mlpRatio     MLP hidden width = floor(D · mlpRatio), as {@code int(hidden_size * mlp_ratio)}
+ * @param numClasses   real classes; the label table has one more row, the null class {@code numClasses}
+ * @param qkNorm       timm's QK-norm: LayerNorm (affine, eps 1e-5) over each head's queries and keys
+ * @param classDropout probability of replacing a label by the null class during training
+ */
+public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
+                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout) {
+
+    public static SiTConfig sitS2(int inputSize, int inChannels, int numClasses) {
+        return new SiTConfig(inputSize, 2, inChannels, 384, 12, 6, 4.0, numClasses, false, 0.1);
+    }
+
+    public static SiTConfig sitB2(int inputSize, int inChannels, int numClasses) {
+        return new SiTConfig(inputSize, 2, inChannels, 768, 12, 12, 4.0, numClasses, false, 0.1);
+    }
+
+    public static SiTConfig sitL2(int inputSize, int inChannels, int numClasses) {
+        return new SiTConfig(inputSize, 2, inChannels, 1024, 24, 16, 4.0, numClasses, false, 0.1);
+    }
+
+    public static SiTConfig sitXL2(int inputSize, int inChannels, int numClasses) {
+        return new SiTConfig(inputSize, 2, inChannels, 1152, 28, 16, 4.0, numClasses, false, 0.1);
+    }
+
+    /** The named configuration ({@code SiT-S/2}, {@code SiT-B/2}, {@code SiT-L/2}, {@code SiT-XL/2}). */
+    public static SiTConfig named(String name, int inputSize, int inChannels, int numClasses) {
+        return switch (name) {
+            case "SiT-S/2" -> sitS2(inputSize, inChannels, numClasses);
+            case "SiT-B/2" -> sitB2(inputSize, inChannels, numClasses);
+            case "SiT-L/2" -> sitL2(inputSize, inChannels, numClasses);
+            case "SiT-XL/2" -> sitXL2(inputSize, inChannels, numClasses);
+            default -> throw new IllegalArgumentException("unknown SiT configuration '" + name
+                    + "'; accepted: SiT-S/2, SiT-B/2, SiT-L/2, SiT-XL/2");
+        };
+    }
+
+    /** Throws an error naming the first inconsistent value; returns this config otherwise. */
+    public SiTConfig validate() {
+        positive("inputSize", inputSize);
+        positive("patchSize", patchSize);
+        positive("inChannels", inChannels);
+        positive("hidden", hidden);
+        positive("depth", depth);
+        positive("heads", heads);
+        positive("numClasses", numClasses);
+        if (inputSize % patchSize != 0) {
+            throw new IllegalArgumentException("inputSize " + inputSize + " is not divisible by patchSize " + patchSize);
+        }
+        if (hidden % heads != 0) {
+            throw new IllegalArgumentException("hidden " + hidden + " is not divisible by heads " + heads);
+        }
+        // The fixed 2-D sin-cos position embedding splits D in four (sin and cos of each axis).
+        if (hidden % 4 != 0) {
+            throw new IllegalArgumentException("hidden " + hidden + " must be a multiple of 4 for the 2-D sin-cos position embedding");
+        }
+        if (!(mlpRatio > 0) || mlpHidden() < 1) {
+            throw new IllegalArgumentException("mlpRatio " + mlpRatio + " must give an MLP width of at least 1 for hidden " + hidden);
+        }
+        if (!(classDropout >= 0 && classDropout < 1)) {
+            throw new IllegalArgumentException("classDropout " + classDropout + " must lie in [0, 1)");
+        }
+        return this;
+    }
+
+    private static void positive(String name, int value) {
+        if (value < 1) {
+            throw new IllegalArgumentException(name + " is " + value + "; it must be at least 1");
+        }
+    }
+
+    /** Patches per side, inputSize / p. */
+    public int grid() {
+        return inputSize / patchSize;
+    }
+
+    /** Tokens T per image. */
+    public int tokens() {
+        return grid() * grid();
+    }
+
+    public int headDim() {
+        return hidden / heads;
+    }
+
+    public int mlpHidden() {
+        return (int) (hidden * mlpRatio);
+    }
+
+    /** Values per patch, p²·C: the width of the final layer's output. */
+    public int patchValues() {
+        return patchSize * patchSize * inChannels;
+    }
+
+    /** Rows of the label table: the classes plus the null class. */
+    public int labelRows() {
+        return numClasses + 1;
+    }
+
+    /** The null-class label used for classifier-free guidance. */
+    public int nullClass() {
+        return numClasses;
+    }
+}
