@@ -1,0 +1,43 @@
+package org.transcend.model.flow;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** The training losses of METHOD.md as SameDiff expressions; times come already shaped by {@link Path#perSample(SDVariable, int)}. */
+public final class Losses {
+
+    /** F.normalize's floor on a norm, so a zero feature has cosine 0 rather than NaN. */
+    private static final double NORM_FLOOR = 1e-12;
+
+    private Losses() {}
+
+    /** {@code L_diff = mean‖v̂ − v‖²} over every element. */
+    public static SDVariable meanSquare(SDVariable predicted, SDVariable target) {
+        return predicted.getSameDiff().math.square(predicted.sub(target)).mean();
+    }
+
+    /**
+     * {@code mean_batch(1[t ∈ window]·mean‖a − b‖²)}: masked-out samples count as zero in the batch mean.
+     * Because every sample has the same number of elements this is the plain mean of the masked squares.
+     * Targets of masked-out samples must be finite (zeros will do), as 0·NaN is NaN.
+     */
+    public static SDVariable maskedMeanSquare(SDVariable a, SDVariable b, SDVariable t, TimeWindow window) {
+        return a.getSameDiff().math.square(a.sub(b)).mul(window.indicator(t).castTo(a.dataType())).mean();
+    }
+
+    /**
+     * REPA's alignment loss: {@code −cos(a, b)} along {@code featureAxis} (a positive axis, e.g. 2 for
+     * {@code [N, tokens, D]}), averaged over everything else.
+     */
+    public static SDVariable negativeCosine(SDVariable a, SDVariable b, int featureAxis) {
+        if (featureAxis < 1) {
+            throw new IllegalArgumentException("featureAxis must be a positive axis (ND4J's negative-axis reductions are unreliable), got " + featureAxis);
+        }
+        SameDiff sd = a.getSameDiff();
+        SDVariable floor = sd.constant(Nd4j.scalar(a.dataType(), NORM_FLOOR));
+        SDVariable normA = sd.math.max(a.norm2(true, featureAxis), floor);
+        SDVariable normB = sd.math.max(b.norm2(true, featureAxis), floor);
+        return a.div(normA).mul(b.div(normB)).sum(featureAxis).mean().neg();
+    }
+}

@@ -1,0 +1,25 @@
+package org.transcend.model.rng;
+
+/**
+ * What a random stream is for; part of every {@link CounterRng} key so that no two uses of randomness
+ * share numbers. Each purpose has a fixed code, not its ordinal, so adding purposes never changes
+ * the numbers drawn for existing ones.
+ */
+public enum Purpose {
+    EXAMPLE_ORDER(1),
+    TIME(2),
+    NOISE(3),
+    POSTERIOR(4),
+    LABEL_DROP(5),
+    SAMPLE_NOISE(6),
+    TIME_SHIFT(7),
+    INIT(8),
+    SAMPLE_DIFFUSION(9);
+
+    /** The stable number mixed into the key. */
+    public final int code;
+
+    Purpose(int code) {
+        this.code = code;
+    }
+}
