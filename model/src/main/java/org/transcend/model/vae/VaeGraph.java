@@ -4,7 +4,6 @@ import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.enums.PadMode;
-import org.nd4j.enums.WeightsFormat;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Conv2DConfig;
@@ -16,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.UnaryOperator;
 
 /**
  * The AutoencoderKL of latent diffusion (CompVis {@code ldm/modules/diffusionmodules/model.py} Encoder and
@@ -36,14 +36,19 @@ public final class VaeGraph {
     }
 
     /**
-     * Declares the parameters as trainable VARIABLEs of {@code sd}, named as in latent diffusion, holding copies of
-     * {@code parameters}; the names and shapes must be exactly those of {@link #parameterShapes}.
+     * Declares the parameters as trainable FLOAT32 VARIABLEs of {@code sd}, named as in latent diffusion, holding
+     * copies of {@code parameters}; the names and shapes must be exactly those of {@link #parameterShapes}.
      */
     public static VaeGraph declare(SameDiff sd, VaeConfig config, Map<String, INDArray> parameters) {
+        return declare(sd, config, parameters, DataType.FLOAT);
+    }
+
+    /** As {@link #declare(SameDiff, VaeConfig, Map)} in another floating type (DOUBLE for gradient checks). */
+    public static VaeGraph declare(SameDiff sd, VaeConfig config, Map<String, INDArray> parameters, DataType type) {
         config.validate();
         requireStateDict(config, parameters);
         for (String name : parameterShapes(config).keySet()) {
-            sd.var(name, parameters.get(name).castTo(DataType.FLOAT).dup('c'));
+            sd.var(name, parameters.get(name).castTo(type).dup('c'));
         }
         return new VaeGraph(sd, config);
     }
@@ -158,13 +163,16 @@ public final class VaeGraph {
         return x.mul(sd.nn.sigmoid(x));
     }
 
-    /** A square convolution with PyTorch's [out, in, k, k] weights, read as such (OIYX) so no transpose is needed. */
+    /**
+     * A square convolution with PyTorch's [out, in, k, k] weights, permuted in the graph to SameDiff's default
+     * [k, k, in, out]: declaring them as OIYX computes the forward pass but fails shape inference in conv2d_bp.
+     */
     private SDVariable conv(SDVariable x, String prefix, int stride, int padding) {
         SDVariable weight = parameter(prefix + ".weight");
         long kernel = weight.getShape()[2];
         Conv2DConfig cfg = Conv2DConfig.builder().kH(kernel).kW(kernel).sH(stride).sW(stride).pH(padding).pW(padding)
-                .dataFormat(Conv2DConfig.NCHW).weightsFormat(WeightsFormat.OIYX).build();
-        return sd.cnn.conv2d(x, weight, parameter(prefix + ".bias"), cfg);
+                .dataFormat(Conv2DConfig.NCHW).build();
+        return sd.cnn.conv2d(x, sd.permute(weight, 2, 3, 1, 0), parameter(prefix + ".bias"), cfg);
     }
 
     private SDVariable parameter(String name) {
@@ -248,25 +256,31 @@ public final class VaeGraph {
 
     /**
      * Checks that {@code parameters} holds exactly the configuration's tensors with their shapes; the error names
-     * every missing tensor, the first extra one and the first wrong shape with the shape expected.
+     * the missing tensors, or the first extra tensor or wrong shape, with the shape expected.
      */
     public static void requireStateDict(VaeConfig config, Map<String, INDArray> parameters) {
+        requireStateDict(config, parameters, name -> "'" + name + "'");
+    }
+
+    /** As {@link #requireStateDict(VaeConfig, Map)}, naming each tensor in errors by {@code describe(name)}. */
+    public static void requireStateDict(VaeConfig config, Map<String, INDArray> parameters, UnaryOperator<String> describe) {
         Map<String, long[]> expected = parameterShapes(config);
         List<String> missing = expected.keySet().stream().filter(n -> !parameters.containsKey(n)).toList();
         if (!missing.isEmpty()) {
             String first = missing.get(0);
-            throw new IllegalArgumentException(missing.size() + " tensor(s) missing, first '" + first + "' of shape "
-                    + Arrays.toString(expected.get(first)) + (missing.size() > 1 ? "; all missing: " + missing : ""));
+            throw new IllegalArgumentException("missing tensor " + describe.apply(first) + " of shape "
+                    + Arrays.toString(expected.get(first)) + (missing.size() > 1 ? " and " + (missing.size() - 1) + " more: "
+                    + String.join(", ", missing.subList(1, Math.min(missing.size(), 4))) + (missing.size() > 4 ? ", ..." : "") : ""));
         }
         for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
             long[] shape = expected.get(e.getKey());
             if (shape == null) {
-                throw new IllegalArgumentException("extra tensor '" + e.getKey() + "' of shape " + Arrays.toString(e.getValue().shape())
-                        + " is not a parameter of " + config);
+                throw new IllegalArgumentException("extra tensor " + describe.apply(e.getKey()) + " of shape "
+                        + Arrays.toString(e.getValue().shape()) + " is no parameter of " + config);
             }
             if (!Arrays.equals(shape, e.getValue().shape())) {
-                throw new IllegalArgumentException("tensor '" + e.getKey() + "' has shape " + Arrays.toString(e.getValue().shape())
-                        + "; expected " + Arrays.toString(shape));
+                throw new IllegalArgumentException("tensor " + describe.apply(e.getKey()) + " has shape "
+                        + Arrays.toString(e.getValue().shape()) + "; expected " + Arrays.toString(shape));
             }
         }
     }

@@ -6,10 +6,9 @@ import org.transcend.model.Fixtures;
 import org.transcend.model.io.Safetensors;
 
 import java.io.IOException;
-import java.util.LinkedHashMap;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AutoencoderKLParityTest {
@@ -17,24 +16,38 @@ class AutoencoderKLParityTest {
     private static final double TOLERANCE = 1e-5;
 
     @Test
-    void matchesThePyTorchReferenceOnTheLdmFixture() throws IOException {
-        Safetensors.Contents ref = Safetensors.read(Fixtures.file("vae_tiny_ldm.safetensors"));
-        Map<String, INDArray> weights = new LinkedHashMap<>(ref.tensors());
-        weights.keySet().removeIf(n -> n.startsWith("io."));
-        assertMatchesReference(new AutoencoderKL(VaeConfig.tiny(), weights), ref);
+    void matchesThePyTorchReferenceWithLdmNamedWeights() throws IOException {
+        var file = Fixtures.file("vae_tiny_ldm.safetensors");
+        assertMatchesReference(VaeWeights.load(file, VaeConfig.tiny()), Safetensors.read(file), TOLERANCE);
     }
 
-    static void assertMatchesReference(AutoencoderKL vae, Safetensors.Contents ref) {
+    @Test
+    void matchesThePyTorchReferenceWithDiffusersNamedWeightsAndInfersTheConfig() throws IOException {
+        var file = Fixtures.file("vae_tiny_diffusers.safetensors");
+        AutoencoderKL vae = VaeWeights.load(file, 16);
+        assertEquals(VaeConfig.tiny(), vae.config());
+        assertMatchesReference(vae, Safetensors.read(file), TOLERANCE);
+    }
+
+    @Test
+    void givesTheSameStateDictFromBothNamings() throws IOException {
+        var ldm = VaeWeights.load(Fixtures.file("vae_tiny_ldm.safetensors"), 16).stateDict();
+        var diffusers = VaeWeights.load(Fixtures.file("vae_tiny_diffusers.safetensors"), 16).stateDict();
+        assertEquals(ldm.keySet(), diffusers.keySet());
+        ldm.forEach((name, value) -> assertEquals(value, diffusers.get(name), name));
+    }
+
+    static void assertMatchesReference(AutoencoderKL vae, Safetensors.Contents ref, double tolerance) {
         Posterior posterior = vae.encode(ref.require("io.x"));
-        assertClose("io.moments", ref.require("io.moments"), posterior.moments());
-        assertClose("io.mean", ref.require("io.mean"), posterior.mean());
-        assertClose("io.std", ref.require("io.std"), posterior.std());
-        assertClose("io.decoded", ref.require("io.decoded"), vae.decode(ref.require("io.mean")));
+        assertClose("io.moments", ref.require("io.moments"), posterior.moments(), tolerance);
+        assertClose("io.mean", ref.require("io.mean"), posterior.mean(), tolerance);
+        assertClose("io.std", ref.require("io.std"), posterior.std(), tolerance);
+        assertClose("io.decoded", ref.require("io.decoded"), vae.decode(ref.require("io.mean")), tolerance);
     }
 
-    static void assertClose(String name, INDArray expected, INDArray actual) {
+    static void assertClose(String name, INDArray expected, INDArray actual, double tolerance) {
         assertArrayEquals(expected.shape(), actual.shape(), name + " shape");
         double error = actual.sub(expected).norm2Number().doubleValue() / expected.norm2Number().doubleValue();
-        assertTrue(error < TOLERANCE, name + ": relative error " + error + " ≥ " + TOLERANCE);
+        assertTrue(error < tolerance, name + ": relative error " + error + " ≥ " + tolerance);
     }
 }
