@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -88,6 +89,18 @@ class VaeWeightsTest {
         var e = assertThrows(WeightsFileException.class, () -> VaeWeights.load(file, VaeConfig.fashionMnist()));
         assertEquals(file + ": missing tensor 'encoder.down.1.downsample.conv.weight' of shape [64, 64, 3, 3] and 27 more: "
                 + "encoder.down.1.downsample.conv.bias, encoder.down.2.block.0.norm1.weight, encoder.down.2.block.0.norm1.bias, ...", e.getMessage());
+    }
+
+    @Test
+    void infersLevelAttentionFromTheTensorNamesAndRunsIt() throws IOException {
+        VaeConfig attending = new VaeConfig(3, 2, 16, 32, List.of(1, 2), 1, List.of(8), 4, true).validate();
+        Path file = write("attending.safetensors", VaeGraph.initialParameters(attending, 2), Safetensors.Dtype.F32);
+        AutoencoderKL vae = VaeWeights.load(file, 16);
+        assertEquals(attending, vae.config());
+        assertArrayEquals(new long[]{64, 64, 1, 1}, vae.stateDict().get("decoder.up.1.attn.1.q.weight").shape());
+        Posterior posterior = vae.encode(Nd4j.rand(DataType.FLOAT, 2, 3, 16, 16));
+        assertArrayEquals(new long[]{2, 4, 8, 8}, posterior.mean().shape());
+        assertArrayEquals(new long[]{2, 2, 16, 16}, vae.decode(posterior.mean()).shape());
     }
 
     @Test
