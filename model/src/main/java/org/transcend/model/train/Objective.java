@@ -1,0 +1,22 @@
+package org.transcend.model.train;
+
+import org.transcend.model.flow.TimeWindow;
+
+/** The auxiliary term a SiT run adds to the flow loss. */
+public sealed interface Objective {
+
+    /** Vanilla SiT: the flow loss alone. */
+    record Vanilla() implements Objective {}
+
+    /**
+     * Stage (a), VAE-based alignment: the align head on block k_a regresses the velocity target v inside the
+     * t-window, weighted by λ_a.
+     */
+    record VaeAlign(int block, TimeWindow window, double weight) implements Objective {}
+
+    /**
+     * Stage (b), Self-Transcendence: the projector on student block k_s regresses the guided teacher feature
+     * f_g inside the t-window, weighted by λ_b, for the first {@code stopStep} steps only.
+     */
+    record GuidedFeatures(int block, TimeWindow window, double weight, long stopStep) implements Objective {}
+}
