@@ -8,7 +8,6 @@ import org.transcend.model.rng.CounterRng;
 import org.transcend.model.rng.Purpose;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -142,24 +141,8 @@ public record TrainingPlan(long seed, long datasetSize, int batchSize, TimeDistr
     }
 
     private static INDArray draw(List<Slot> slots, boolean posterior, long[] sampleShape) {
-        long per = 1;
-        for (long s : sampleShape) {
-            per *= s;
-        }
-        if (per * slots.size() > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(slots.size() + " samples of shape " + Arrays.toString(sampleShape) + " exceed one array's 2^31 elements");
-        }
-        float[] all = new float[(int) (per * slots.size())];
-        float[] row = new float[(int) per];
-        for (int i = 0; i < slots.size(); i++) {
-            Slot s = slots.get(i);
-            (posterior ? s.posterior() : s.noise()).fillNormal(row);
-            System.arraycopy(row, 0, all, i * row.length, row.length);
-        }
-        long[] shape = new long[sampleShape.length + 1];
-        shape[0] = slots.size();
-        System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-        return Nd4j.create(all, shape, DataType.FLOAT);
+        List<CounterRng> keys = slots.stream().map(s -> posterior ? s.posterior() : s.noise()).toList();
+        return CounterRng.normalRows(keys, DataType.FLOAT, sampleShape);
     }
 
     /** Everything that determines the plan's numbers, in canonical order, for cache keys. */

@@ -4,6 +4,9 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.util.Arrays;
+import java.util.List;
+
 /**
  * The project's one random number generator: a counter-based stream keyed by (run seed, purpose, step,
  * slot), so element {@code i} of a stream is a pure function of the key and {@code i}, identical on every
@@ -23,7 +26,7 @@ public record CounterRng(long seed, Purpose purpose, long step, long slot) {
 
     public CounterRng {
         if (purpose == null) {
-            throw new IllegalArgumentException("purpose must be one of " + java.util.Arrays.toString(Purpose.values()));
+            throw new IllegalArgumentException("purpose must be one of " + Arrays.toString(Purpose.values()));
         }
     }
 
@@ -81,50 +84,74 @@ public record CounterRng(long seed, Purpose purpose, long step, long slot) {
 
     /** Fills {@code out} with normals 0, 1, 2, ... of this stream (the same values as {@link #normal(long)}). */
     public void fillNormal(double[] out) {
+        fillNormal(out, 0, out.length);
+    }
+
+    /** Fills {@code out[from, from + length)} with normals 0, 1, ..., length − 1 of this stream. */
+    public void fillNormal(double[] out, int from, int length) {
         long origin = origin();
-        int n = out.length;
-        for (int i = 0; i < n; i += 2) {
+        for (int i = 0; i < length; i += 2) {
             double radius = radius(uniform(origin, i));
             double angle = TWO_PI * uniform(origin, i + 1);
-            out[i] = radius * StrictMath.cos(angle);
-            if (i + 1 < n) {
-                out[i + 1] = radius * StrictMath.sin(angle);
+            out[from + i] = radius * StrictMath.cos(angle);
+            if (i + 1 < length) {
+                out[from + i + 1] = radius * StrictMath.sin(angle);
             }
         }
     }
 
     /** Fills {@code out} with normals 0, 1, 2, ... of this stream, rounded to float. */
     public void fillNormal(float[] out) {
+        fillNormal(out, 0, out.length);
+    }
+
+    /** Fills {@code out[from, from + length)} with normals 0, 1, ..., length − 1 of this stream, rounded to float. */
+    public void fillNormal(float[] out, int from, int length) {
         long origin = origin();
-        int n = out.length;
-        for (int i = 0; i < n; i += 2) {
+        for (int i = 0; i < length; i += 2) {
             double radius = radius(uniform(origin, i));
             double angle = TWO_PI * uniform(origin, i + 1);
-            out[i] = (float) (radius * StrictMath.cos(angle));
-            if (i + 1 < n) {
-                out[i + 1] = (float) (radius * StrictMath.sin(angle));
+            out[from + i] = (float) (radius * StrictMath.cos(angle));
+            if (i + 1 < length) {
+                out[from + i + 1] = (float) (radius * StrictMath.sin(angle));
             }
         }
     }
 
     /** Normals 0, 1, 2, ... of this stream in C order as a FLOAT or DOUBLE array of the given shape. */
     public INDArray normal(DataType type, long... shape) {
-        long count = 1;
-        for (long s : shape) {
-            count *= s;
+        return normalRows(List.of(this), type, shape).reshape(shape);
+    }
+
+    /**
+     * One row per key, each row the key's normals 0, 1, ... in C order of {@code sampleShape}: a FLOAT or
+     * DOUBLE array {@code [keys, sampleShape...]} whose row i depends on key i alone.
+     */
+    public static INDArray normalRows(List<CounterRng> keys, DataType type, long... sampleShape) {
+        long per = 1;
+        for (long s : sampleShape) {
+            per *= s;
         }
-        if (count > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape) + " holds " + count
-                    + " elements; at most " + Integer.MAX_VALUE + " are drawn at once");
+        if (per * keys.size() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(keys.size() + " rows of shape " + Arrays.toString(sampleShape)
+                    + " exceed one array's " + Integer.MAX_VALUE + " elements");
         }
+        int length = (int) per;
+        long[] shape = new long[sampleShape.length + 1];
+        shape[0] = keys.size();
+        System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
         if (type == DataType.DOUBLE) {
-            double[] values = new double[(int) count];
-            fillNormal(values);
+            double[] values = new double[length * keys.size()];
+            for (int i = 0; i < keys.size(); i++) {
+                keys.get(i).fillNormal(values, i * length, length);
+            }
             return Nd4j.create(values, shape, DataType.DOUBLE);
         }
         if (type == DataType.FLOAT) {
-            float[] values = new float[(int) count];
-            fillNormal(values);
+            float[] values = new float[length * keys.size()];
+            for (int i = 0; i < keys.size(); i++) {
+                keys.get(i).fillNormal(values, i * length, length);
+            }
             return Nd4j.create(values, shape, DataType.FLOAT);
         }
         throw new IllegalArgumentException("normal arrays are drawn as FLOAT or DOUBLE, not " + type);
