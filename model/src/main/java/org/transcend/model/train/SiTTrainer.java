@@ -100,6 +100,7 @@ public final class SiTTrainer {
         sd.identity(LOSS, total);
         lossNames.add(0, LOSS);
         sd.setLossVariables(LOSS);
+        GradientFunction.create(sd);
     }
 
     /** Runs steps until {@code untilStep} steps are done, reporting each; checkpoints go to {@code sink} every N steps and at the end. */
