@@ -1,0 +1,59 @@
+package org.transcend.stages.latents;
+
+import org.apache.avro.file.DataFileReader;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.train.LatentData;
+import org.transcend.schemas.LatentRecord;
+import org.transcend.schemas.LatentStats;
+import org.transcend.stages.io.LocalCopies;
+import org.transcend.stages.io.Tensors;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/** Loads an encode-latents artifact into memory for training: records sorted by id, so the order is deterministic. */
+public final class Latents {
+    private Latents() {}
+
+    public static final String RECORDS = "latents";
+    public static final String STATS = "latent-stats.json";
+
+    public static LatentData load(String artifactDir) throws IOException {
+        List<LatentRecord> records = new ArrayList<>();
+        for (String f : LocalCopies.list(artifactDir + RECORDS + "-*.avro")) {
+            try (DataFileReader<LatentRecord> r = new DataFileReader<>(LocalCopies.fetch(f).toFile(), new SpecificDatumReader<>(LatentRecord.class))) {
+                for (LatentRecord rec : r) records.add(rec);
+            }
+        }
+        if (records.isEmpty()) throw new IllegalStateException("no latent records in " + artifactDir);
+        records.sort(Comparator.comparing(LatentRecord::getId));
+        long[] shape = Tensors.shape(records.get(0).getMean());
+        int n = records.size(), per = Math.toIntExact(shape[0] * shape[1] * shape[2]);
+        float[] mean = new float[n * per], std = new float[n * per];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            LatentRecord r = records.get(i);
+            System.arraycopy(Tensors.decode(r.getMean()).castTo(DataType.FLOAT).toFloatVector(), 0, mean, i * per, per);
+            System.arraycopy(Tensors.decode(r.getStd()).castTo(DataType.FLOAT).toFloatVector(), 0, std, i * per, per);
+            labels[i] = r.getLabel();
+        }
+        LatentStats stats = stats(artifactDir);
+        long[] full = {n, shape[0], shape[1], shape[2]};
+        INDArray m = Nd4j.create(mean, full, 'c'), s = Nd4j.create(std, full, 'c');
+        return new LatentData(m, s, labels, stats.getScale(), stats.getShift());
+    }
+
+    public static LatentStats stats(String artifactDir) throws IOException {
+        String json = Files.readString(LocalCopies.fetch(artifactDir + STATS), StandardCharsets.UTF_8);
+        return new SpecificDatumReader<>(LatentStats.class).read(null,
+                DecoderFactory.get().jsonDecoder(LatentStats.getClassSchema(), json));
+    }
+}

@@ -1,0 +1,27 @@
+package org.transcend.stages.teacher;
+
+import org.transcend.model.sit.SiT;
+import org.transcend.model.train.Checkpoint;
+import org.transcend.model.train.GuidedTeacher;
+import org.transcend.stages.io.LocalCopies;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.OptionalInt;
+
+/**
+ * The frozen teacher of stage (b): its checkpoint (the raw weights of the warmup run), how to read it, and the
+ * extraction settings k_t and w.
+ */
+public record TeacherSpec(String checkpoint, int heads, boolean qkNorm, int alignBlock, int block, double guidance)
+        implements Serializable {
+
+    public GuidedTeacher load() throws IOException {
+        Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint));
+        SiT teacher = SiT.fromStateDict(c.weights(), heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
+        if (block < 1 || block > teacher.config().depth()) {
+            throw new IllegalArgumentException("teacher.block is " + block + "; accepted: 1 to the teacher's depth " + teacher.config().depth());
+        }
+        return new GuidedTeacher(teacher, block, guidance);
+    }
+}

@@ -1,0 +1,66 @@
+package org.transcend.stages.training;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.TimeDistribution;
+import org.transcend.model.flow.TimeWindow;
+import org.transcend.model.plan.TrainingPlan;
+import org.transcend.model.sit.AlignHead;
+import org.transcend.model.sit.ProjectorHead;
+import org.transcend.model.sit.SiT;
+import org.transcend.model.sit.SiTConfig;
+import org.transcend.model.train.AdamW;
+import org.transcend.model.train.Objective;
+import org.transcend.model.train.TrainerSettings;
+
+import java.io.Serializable;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything a SiT training stage needs, in a form Beam can ship to a worker: the network shape, the objective
+ * and its head, the optimiser, the plan and the length of the run.
+ *
+ * @param objective  vanilla, vae-align or guided
+ * @param auxBlock   k_a (vae-align) or k_s (guided), 1-indexed
+ * @param auxHidden  hidden width of the align head or projector MLP
+ * @param auxDim     the projector's output width (the teacher's hidden width); unused otherwise
+ */
+public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
+                     int numClasses, boolean qkNorm, String prediction,
+                     String objective, int auxBlock, int auxHidden, int auxDim, double auxWeight, double maskLow,
+                     double maskHigh, long stopStep,
+                     double lr, double beta1, double beta2, double eps, double weightDecay, double gradClip, double emaDecay,
+                     long steps, int batch, long checkpointEvery, long logEvery, long seed, String timeDistribution,
+                     double labelDrop) implements Serializable {
+
+    public SiTConfig config() {
+        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop).validate();
+    }
+
+    public Objective objectiveRecord() {
+        TimeWindow window = new TimeWindow(maskLow, maskHigh);
+        return switch (objective) {
+            case "vanilla" -> new Objective.Vanilla();
+            case "vae-align" -> new Objective.VaeAlign(auxBlock, window, auxWeight);
+            case "guided" -> new Objective.GuidedFeatures(auxBlock, window, auxWeight, stopStep);
+            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided");
+        };
+    }
+
+    /** A freshly initialised network with the objective's head, seeded by the run seed. */
+    public SiT initialise() {
+        List<ProjectorHead> projectors = objective.equals("guided") ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
+        Optional<AlignHead> align = objective.equals("vae-align") ? Optional.of(new AlignHead(auxBlock, auxHidden)) : Optional.empty();
+        return SiT.initialise(config(), projectors, align, DataType.FLOAT, seed);
+    }
+
+    public TrainerSettings trainerSettings() {
+        return new TrainerSettings(new AdamW.Hyper(lr, beta1, beta2, eps, weightDecay), gradClip, emaDecay,
+                Prediction.valueOf(prediction.toUpperCase().replace('-', '_')), steps, checkpointEvery);
+    }
+
+    public TrainingPlan plan(long datasetSize) {
+        return new TrainingPlan(seed, datasetSize, batch, TimeDistribution.parse(timeDistribution), labelDrop, numClasses);
+    }
+}

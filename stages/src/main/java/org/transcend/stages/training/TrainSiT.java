@@ -1,0 +1,142 @@
+package org.transcend.stages.training;
+
+import org.apache.beam.sdk.metrics.Counter;
+import org.apache.beam.sdk.metrics.Metrics;
+import org.apache.beam.sdk.transforms.Create;
+import org.apache.beam.sdk.transforms.DoFn;
+import org.apache.beam.sdk.transforms.PTransform;
+import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.values.PBegin;
+import org.apache.beam.sdk.values.PCollection;
+import org.transcend.model.flow.TimeWindow;
+import org.transcend.model.plan.TrainingPlan;
+import org.transcend.model.sit.SiT;
+import org.transcend.model.train.Checkpoint;
+import org.transcend.model.train.LatentData;
+import org.transcend.model.train.SiTTrainer;
+import org.transcend.model.train.TargetSource;
+import org.transcend.schemas.CheckpointMeta;
+import org.transcend.stages.io.LocalCopies;
+import org.transcend.stages.latents.Latents;
+import org.transcend.stages.teacher.CachedTargets;
+import org.transcend.stages.teacher.TeacherSpec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A SiT training stage (WarmupAlign, TrainStudent or a baseline) as one worker: streams the latents and, for the
+ * student, the cached teacher targets or the teacher online; checkpoints every N steps into the artifact
+ * directory; and when the runner retries it, resumes from the newest checkpoint there.
+ */
+public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMeta>> {
+
+    public static final String MODEL_FILE = "model.safetensors";
+    public static final String METRICS_FILE = "metrics.jsonl";
+
+    /** Where the student's guided targets come from; null for the other objectives. */
+    public record Targets(String mode, TeacherSpec teacher, String cacheDir, long stepsPerShard) implements java.io.Serializable {}
+
+    private final String stage;
+    private final SiTRun run;
+    private final String latentsDir;
+    private final String outputDir;
+    private final Targets targets;
+
+    public TrainSiT(String stage, SiTRun run, String latentsDir, String outputDir, Targets targets) {
+        super("Train " + stage);
+        this.stage = stage;
+        this.run = run;
+        this.latentsDir = latentsDir;
+        this.outputDir = outputDir;
+        this.targets = targets;
+    }
+
+    @Override
+    public PCollection<CheckpointMeta> expand(PBegin input) {
+        return input.apply("One trainer", Create.of(outputDir)).apply("Train", ParDo.of(new TrainFn(this)));
+    }
+
+    static final class TrainFn extends DoFn<String, CheckpointMeta> {
+        private final TrainSiT spec;
+        private final Counter steps;
+
+        TrainFn(TrainSiT spec) {
+            this.spec = spec;
+            this.steps = Metrics.counter(spec.stage, "steps");
+        }
+
+        @ProcessElement
+        public void process(OutputReceiver<CheckpointMeta> out) throws IOException {
+            SiTRun run = spec.run;
+            LatentData data = Latents.load(spec.latentsDir);
+            TrainingPlan plan = run.plan(data.size());
+            SiT model = run.initialise();
+            SiTTrainer trainer = new SiTTrainer(model, plan, data, run.trainerSettings(), run.objectiveRecord(), targetSource(model));
+            String checkpoints = spec.outputDir + "checkpoints/";
+            List<String> existing = LocalCopies.list(checkpoints + "step-*.safetensors");
+            if (!existing.isEmpty()) {
+                String newest = existing.get(existing.size() - 1);
+                trainer.restore(Checkpoint.load(LocalCopies.fetch(newest)));
+                System.out.printf("[%s] resuming from %s (step %d)%n", spec.stage, newest, trainer.completedSteps());
+            }
+            Path metricsLocal = LocalCopies.staging(spec.outputDir + METRICS_FILE);
+            long before = trainer.completedSteps();
+            try (Progress progress = new Progress(spec.stage, run.steps(), run.logEvery(), System.out, metricsLocal)) {
+                trainer.train(run.steps(), progress::report, c -> {
+                    progress.flush();
+                    save(c, checkpoints + String.format("step-%09d.safetensors", c.step()));
+                });
+            }
+            steps.inc(trainer.completedSteps() - before);
+            LocalCopies.publish(metricsLocal, spec.outputDir + METRICS_FILE);
+            Checkpoint last = trainer.checkpoint(metadata(run));
+            save(last, spec.outputDir + MODEL_FILE);
+            out.output(new CheckpointMeta("sit", configMap(run), last.step(), last.step() * run.batch(), MODEL_FILE, Map.of()));
+        }
+
+        private static void save(Checkpoint c, String path) throws IOException {
+            Path local = LocalCopies.staging(path);
+            c.save(local);
+            LocalCopies.publish(local, path);
+        }
+
+        private TargetSource targetSource(SiT model) throws IOException {
+            Targets t = spec.targets;
+            if (t == null) return null;
+            return switch (t.mode()) {
+                case "online" -> TargetSource.online(t.teacher().load());
+                case "cached" -> new CachedTargets(t.cacheDir(), t.stepsPerShard(), new TimeWindow(spec.run.maskLow(), spec.run.maskHigh()),
+                        model.config().tokens(), spec.run.auxDim());
+                default -> throw new IllegalArgumentException("teacher.mode is '" + t.mode() + "'; accepted: cached, online");
+            };
+        }
+    }
+
+    static Map<String, String> configMap(SiTRun run) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("input_size", Integer.toString(run.inputSize()));
+        m.put("patch", Integer.toString(run.patch()));
+        m.put("channels", Integer.toString(run.channels()));
+        m.put("hidden", Integer.toString(run.hidden()));
+        m.put("depth", Integer.toString(run.depth()));
+        m.put("heads", Integer.toString(run.heads()));
+        m.put("qk_norm", Boolean.toString(run.qkNorm()));
+        m.put("num_classes", Integer.toString(run.numClasses()));
+        m.put("objective", run.objective());
+        m.put("aux_block", Integer.toString(run.auxBlock()));
+        m.put("prediction", run.prediction());
+        return m;
+    }
+
+    static Map<String, String> metadata(SiTRun run) {
+        Map<String, String> m = new LinkedHashMap<>();
+        configMap(run).forEach((k, v) -> m.put("config." + k, v));
+        return m;
+    }
+
+}
