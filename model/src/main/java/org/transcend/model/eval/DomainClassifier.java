@@ -11,6 +11,7 @@ import org.nd4j.linalg.api.ops.impl.layers.convolution.config.Pooling2DConfig;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.transcend.model.io.Safetensors;
+import org.transcend.model.io.WeightsFileException;
 import org.transcend.model.sit.Layers;
 import org.transcend.model.train.AdamW;
 
@@ -93,7 +94,7 @@ public final class DomainClassifier implements FeatureNetwork {
                         Arrays.stream(m.get("widths").split(",")).map(Integer::parseInt).toList(),
                         Integer.parseInt(m.get("feature_dimension")), Integer.parseInt(m.get("num_classes"))).validate();
             } catch (NullPointerException | NumberFormatException e) {
-                throw new IllegalArgumentException(file + ": metadata " + m + " does not describe a domain classifier; it needs "
+                throw new WeightsFileException(file, "metadata " + m + " does not describe a domain classifier; it needs "
                         + "channels, image_size, widths, feature_dimension and num_classes");
             }
         }
@@ -140,7 +141,7 @@ public final class DomainClassifier implements FeatureNetwork {
         try {
             c.loadStateDict(contents.tensors());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new WeightsFileException(file, e.getMessage());
         }
         c.build();
         return c;

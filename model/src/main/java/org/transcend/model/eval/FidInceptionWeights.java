@@ -4,6 +4,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.io.Safetensors;
+import org.transcend.model.io.WeightsFileException;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -65,10 +66,11 @@ public final class FidInceptionWeights {
 
     /** Reads and checks a safetensors file of the FID-Inception state_dict. */
     public static FidInceptionWeights read(Path file) throws IOException {
+        Map<String, INDArray> tensors = Safetensors.read(file).tensors();
         try {
-            return of(Safetensors.read(file).tensors());
+            return of(tensors);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new WeightsFileException(file, e.getMessage());
         }
     }
 
