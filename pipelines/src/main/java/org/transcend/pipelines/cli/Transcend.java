@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
 @Command(name = "transcend", mixinStandardHelpOptions = true, version = "transcend 0.1.0",
         description = "Self-Transcendence training of diffusion transformers, as Apache Beam pipelines.",
         subcommands = {Transcend.Run.class, Transcend.Stage.class, Transcend.Explain.class, Transcend.Ls.class,
-                Transcend.SettingsCommand.class, CommandLine.HelpCommand.class})
+                Transcend.SettingsCommand.class, ModelCommand.class, CommandLine.HelpCommand.class})
 public final class Transcend {
 
     public static void main(String[] args) {
