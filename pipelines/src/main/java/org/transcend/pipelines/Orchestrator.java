@@ -41,6 +41,19 @@ public final class Orchestrator {
         this.log = log;
     }
 
+    /** The named pipeline as these settings define it. */
+    public PipelineDefinition definition(String pipeline) {
+        return Pipelines.named(pipeline, settings);
+    }
+
+    public RunRecord run(String pipeline, Set<String> force, Set<String> only) throws Exception {
+        return run(definition(pipeline), force, only);
+    }
+
+    public List<String> explain(String pipeline) {
+        return explain(definition(pipeline));
+    }
+
     /** Keys of every stage of the definition, upstream first. */
     public List<Resolved> resolve(PipelineDefinition def) {
         Map<String, Resolved> byName = new LinkedHashMap<>();

@@ -46,22 +46,22 @@ class ImportPipelineTest {
         Path store = tmp.resolve("store");
         String path = "data.path=" + data;
 
-        RunRecord first = orchestrator(store, path).run(Pipelines.named("import"), Set.of(), Set.of());
+        RunRecord first = orchestrator(store, path).run("import", Set.of(), Set.of());
         StageRun s1 = first.getStages().get(0);
         assertFalse(s1.getHit());
         assertEquals(50L, s1.getCounts().get("images"));
         assertEquals(50, readAll(store, ImageRecord.class, "images").size());
 
-        RunRecord second = orchestrator(store, path).run(Pipelines.named("import"), Set.of(), Set.of());
+        RunRecord second = orchestrator(store, path).run("import", Set.of(), Set.of());
         assertTrue(second.getStages().get(0).getHit());
         assertEquals(s1.getKey(), second.getStages().get(0).getKey());
 
-        List<String> explained = orchestrator(store, path, "data.limit=20").explain(Pipelines.named("import"));
+        List<String> explained = orchestrator(store, path, "data.limit=20").explain("import");
         String text = String.join("\n", explained);
         assertTrue(text.contains("miss"), text);
         assertTrue(text.contains("setting.data.limit: 0 -> 20"), text);
 
-        RunRecord third = orchestrator(store, path, "data.limit=20").run(Pipelines.named("import"), Set.of(), Set.of());
+        RunRecord third = orchestrator(store, path, "data.limit=20").run("import", Set.of(), Set.of());
         assertFalse(third.getStages().get(0).getHit());
         assertEquals(20L, third.getStages().get(0).getCounts().get("images"));
         assertEquals(3, new ArtifactStore(store.toString()).runs().size());
@@ -71,7 +71,7 @@ class ImportPipelineTest {
     void aTruncatedIdxFileFailsWithAnErrorNamingIt() throws Exception {
         Path data = TestDatasets.fashionMnist(tmp.resolve("cut"), 20, 100);
         DatasetException e = assertThrows(DatasetException.class, () -> orchestrator(tmp.resolve("store"), "data.path=" + data)
-                .run(Pipelines.named("import"), Set.of(), Set.of()));
+                .run("import", Set.of(), Set.of()));
         assertTrue(e.getMessage().contains("train-images-idx3-ubyte.gz"), e.getMessage());
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
         assertTrue(e.getMessage().contains("enough for 19 items"), e.getMessage());
@@ -82,7 +82,7 @@ class ImportPipelineTest {
         Path folder = TestDatasets.imageFolder(tmp.resolve("folder"), 3, 1);
         Path store = tmp.resolve("store");
         RunRecord run = orchestrator(store, "data.source=image-folder", "data.path=" + folder, "data.resolution=8",
-                "data.channels=1").run(Pipelines.named("import"), Set.of(), Set.of());
+                "data.channels=1").run("import", Set.of(), Set.of());
         StageRun s = run.getStages().get(0);
         assertEquals(6L, s.getCounts().get("images"));
         assertEquals(1L, s.getDeadLetters());

@@ -31,7 +31,8 @@ public final class SiTForward {
     public static Map<String, INDArray> run(Path checkpoint, Path inputs, Path out, int heads, boolean qkNorm,
                                             OptionalInt projectorBlock, OptionalInt alignBlock) throws IOException {
         Map<String, INDArray> weights = new LinkedHashMap<>(Safetensors.read(checkpoint).tensors());
-        weights.keySet().removeIf(name -> name.startsWith("io."));
+        // A transcend training checkpoint also holds EMA weights and optimiser moments; the raw weights are the network.
+        weights.keySet().removeIf(name -> name.startsWith("io.") || name.startsWith("ema.") || name.startsWith("adam."));
         SiT sit = SiT.fromStateDict(weights, heads, qkNorm, projectorBlock, alignBlock);
         SiTConfig config = sit.config();
 

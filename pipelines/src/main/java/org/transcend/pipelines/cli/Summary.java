@@ -4,6 +4,8 @@ import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
 import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
 
 /** Prints a run record as the table a user reads at the end of a run. */
 final class Summary {
@@ -16,6 +18,24 @@ final class Summary {
         for (StageRun s : run.getStages()) {
             out.printf("%-24s %-5s %8.1fs  %-12s  %s%n", s.getStage(), s.getHit() ? "hit" : "miss", s.getWallMillis() / 1000.0,
                     s.getKey().substring(0, 12), s.getCounts());
+        }
+    }
+
+    /** The final distances of several pipelines side by side (the evaluate stage's metrics). */
+    static void compare(PrintStream out, List<RunRecord> runs) {
+        boolean any = false;
+        for (RunRecord run : runs) {
+            for (StageRun s : run.getStages()) {
+                if (!s.getStage().equals("evaluate")) continue;
+                if (!any) {
+                    out.println();
+                    out.printf("%-24s %s%n", "pipeline", "distance");
+                    any = true;
+                }
+                for (Map.Entry<String, Double> m : s.getMetrics().entrySet()) {
+                    out.printf("%-24s %s = %.4f%n", run.getPipeline(), m.getKey(), m.getValue());
+                }
+            }
         }
     }
 }

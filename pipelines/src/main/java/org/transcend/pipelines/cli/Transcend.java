@@ -4,7 +4,6 @@ import org.apache.beam.sdk.io.FileSystems;
 import org.apache.beam.sdk.options.PipelineOptions;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.transcend.pipelines.Orchestrator;
-import org.transcend.pipelines.PipelineDefinition;
 import org.transcend.pipelines.Pipelines;
 import org.transcend.pipelines.config.Catalog;
 import org.transcend.pipelines.config.ConfigException;
@@ -31,7 +30,7 @@ import java.util.concurrent.Callable;
 @Command(name = "transcend", mixinStandardHelpOptions = true, version = "transcend 0.1.0",
         description = "Self-Transcendence training of diffusion transformers, as Apache Beam pipelines.",
         subcommands = {Transcend.Run.class, Transcend.Stage.class, Transcend.Explain.class, Transcend.Ls.class,
-                Transcend.SettingsCommand.class, CommandLine.HelpCommand.class})
+                Transcend.SettingsCommand.class, ModelCommand.class, CommandLine.HelpCommand.class})
 public final class Transcend {
 
     public static void main(String[] args) {
@@ -96,8 +95,9 @@ public final class Transcend {
     @Command(name = "run", mixinStandardHelpOptions = true,
             description = "Run a pipeline: every stage whose artifact is not in the store is built; the rest are reused.")
     static final class Run implements Callable<Integer> {
-        @Parameters(index = "0", description = "Pipeline: ${COMPLETION-CANDIDATES}.", completionCandidates = PipelineNames.class)
-        String pipeline;
+        @Parameters(arity = "1..*", description = "One or more pipelines (${COMPLETION-CANDIDATES}); later ones reuse what earlier ones built.",
+                completionCandidates = PipelineNames.class)
+        List<String> pipelines;
 
         @Option(names = "--force", description = "Rebuild this stage and everything downstream of it (repeatable).")
         List<String> force = new ArrayList<>();
@@ -108,9 +108,13 @@ public final class Transcend {
         @Override
         public Integer call() throws Exception {
             PrintStream out = System.out;
-            PipelineDefinition def = Pipelines.named(pipeline);
-            RunRecord run = common.orchestrator(out).run(def, new LinkedHashSet<>(force), Set.of());
-            Summary.print(out, run, common.store);
+            Orchestrator orchestrator = common.orchestrator(out);
+            List<RunRecord> runs = new ArrayList<>();
+            for (String pipeline : pipelines) {
+                runs.add(orchestrator.run(pipeline, new LinkedHashSet<>(force), Set.of()));
+            }
+            for (RunRecord run : runs) Summary.print(out, run, common.store);
+            Summary.compare(out, runs);
             return 0;
         }
     }
@@ -133,8 +137,7 @@ public final class Transcend {
         @Override
         public Integer call() throws Exception {
             PrintStream out = System.out;
-            PipelineDefinition def = Pipelines.named(pipeline);
-            RunRecord run = common.orchestrator(out).run(def, force ? Set.of(stage) : Set.of(), Set.of(stage));
+            RunRecord run = common.orchestrator(out).run(pipeline, force ? Set.of(stage) : Set.of(), Set.of(stage));
             Summary.print(out, run, common.store);
             return 0;
         }
@@ -151,7 +154,7 @@ public final class Transcend {
 
         @Override
         public Integer call() {
-            for (String line : common.orchestrator(System.out).explain(Pipelines.named(pipeline))) System.out.println(line);
+            for (String line : common.orchestrator(System.out).explain(pipeline)) System.out.println(line);
             return 0;
         }
     }
@@ -193,7 +196,7 @@ public final class Transcend {
 
     static final class PipelineNames extends ArrayList<String> {
         PipelineNames() {
-            super(Pipelines.all().keySet());
+            super(Pipelines.names());
         }
     }
 }

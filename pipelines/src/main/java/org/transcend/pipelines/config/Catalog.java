@@ -37,10 +37,94 @@ public final class Catalog {
     public static final Setting RUN_SEED = add(Setting.integer("run.seed", 0, 0, Long.MAX_VALUE,
             "Seed of every random draw of the run (the training plan, initialisation, sampling)."));
 
+    // ---- sit / training (the SiT, its optimiser and the Self-Transcendence stages) ----
+    public static final Setting SIT_HIDDEN = add(Setting.integer("sit.hidden", 768, 8, 4096, "SiT width D (SiT-B: 768)."));
+    public static final Setting SIT_DEPTH = add(Setting.integer("sit.depth", 12, 1, 64, "Number of SiT blocks (SiT-B: 12)."));
+    public static final Setting SIT_HEADS = add(Setting.integer("sit.heads", 12, 1, 64, "Attention heads; must divide sit.hidden."));
+    public static final Setting SIT_PATCH = add(Setting.integer("sit.patch", 2, 1, 16, "Patch size on the latent grid."));
+    public static final Setting SIT_MLP_RATIO = add(Setting.real("sit.mlp-ratio", 4.0, 0.5, 16, "MLP hidden width / D."));
+    public static final Setting SIT_QK_NORM = add(Setting.flag("sit.qk-norm", false, "LayerNorm on queries and keys per head."));
+    public static final Setting SIT_PREDICTION = add(Setting.choice("sit.prediction", "velocity", List.of("velocity", "x0"),
+            "What the network predicts: the velocity, or x0 scored in v-space (JiT)."));
+
+    public static final Setting TRAIN_BATCH = add(Setting.integer("train.batch", 256, 1, 65536, "Batch size of every SiT training stage."));
+    public static final Setting TRAIN_LR = add(Setting.real("train.lr", 1e-4, 0, 1, "AdamW learning rate (constant)."));
+    public static final Setting TRAIN_BETA1 = add(Setting.real("train.beta1", 0.9, 0, 1, "AdamW beta1."));
+    public static final Setting TRAIN_BETA2 = add(Setting.real("train.beta2", 0.999, 0, 1, "AdamW beta2."));
+    public static final Setting TRAIN_EPS = add(Setting.real("train.eps", 1e-8, 0, 1, "AdamW epsilon."));
+    public static final Setting TRAIN_WEIGHT_DECAY = add(Setting.real("train.weight-decay", 0, 0, 1, "AdamW decoupled weight decay."));
+    public static final Setting TRAIN_GRAD_CLIP = add(Setting.real("train.grad-clip", 1.0, 1e-9, 1e9, "Global gradient-norm clipping threshold."));
+    public static final Setting TRAIN_EMA_DECAY = add(Setting.real("train.ema-decay", 0.9999, 0, 1, "EMA decay of the weights (sampling uses the EMA)."));
+    public static final Setting TRAIN_TIME = add(Setting.text("train.time-distribution", "uniform",
+            "How t is drawn: uniform, or logit-normal(mean,std)."));
+    public static final Setting TRAIN_LABEL_DROP = add(Setting.real("train.label-drop", 0.1, 0, 0.99, "Probability of dropping a label to the null class."));
+    public static final Setting TRAIN_CHECKPOINT_EVERY = add(Setting.integer("train.checkpoint-every", 5000, 1, Long.MAX_VALUE,
+            "Steps between checkpoints (a rerun resumes from the newest)."));
+    public static final Setting TRAIN_LOG_EVERY = add(Setting.integer("train.log-every", 100, 1, Long.MAX_VALUE, "Steps between progress lines."));
+
+    public static final Setting MASK_LOW = add(Setting.real("mask.low", 0.4, 0, 1, "Low end of the t-mask of the alignment losses."));
+    public static final Setting MASK_HIGH = add(Setting.real("mask.high", 0.7, 0, 1, "High end of the t-mask of the alignment losses."));
+
+    public static final Setting WARMUP_STEPS = add(Setting.integer("warmup.steps", 200_000, 0, Long.MAX_VALUE, "Steps of stage (a), the warmup that makes the teacher."));
+    public static final Setting WARMUP_BLOCK = add(Setting.integer("warmup.block", 2, 1, 64, "k_a: the block the VAE-align head reads (1-indexed)."));
+    public static final Setting WARMUP_WEIGHT = add(Setting.real("warmup.weight", 0.5, 0, 1e6, "lambda_a: weight of the VAE-align loss."));
+    public static final Setting WARMUP_HEAD_HIDDEN = add(Setting.integer("warmup.head-hidden", 2048, 1, 65536, "Hidden width of the VAE-align head MLP."));
+
+    public static final Setting TEACHER_BLOCK = add(Setting.integer("teacher.block", 8, 1, 64, "k_t: the teacher block whose features are the target."));
+    public static final Setting TEACHER_GUIDANCE = add(Setting.real("teacher.guidance", 30, 0, 1e6, "w: f_g = f_u + w (f_c - f_u)."));
+    public static final Setting TEACHER_MODE = add(Setting.choice("teacher.mode", "cached", List.of("cached", "online"),
+            "cached: targets computed ahead in parallel and reused across experiments; online: the teacher runs in the training loop."));
+    public static final Setting TEACHER_SHARD_STEPS = add(Setting.integer("teacher.shard-steps", 1000, 1, Long.MAX_VALUE,
+            "Plan steps per teacher-target shard (the unit of parallel extraction)."));
+
+    public static final Setting STUDENT_STEPS = add(Setting.integer("student.steps", 400_000, 0, Long.MAX_VALUE,
+            "Steps of stage (b), and of the vanilla baseline trained on the same plan."));
+    public static final Setting STUDENT_BLOCK = add(Setting.integer("student.block", 6, 1, 64, "k_s: the student block the projector reads."));
+    public static final Setting STUDENT_WEIGHT = add(Setting.real("student.weight", 0.5, 0, 1e6, "lambda_b: weight of the guided-feature loss."));
+    public static final Setting STUDENT_PROJECTOR_HIDDEN = add(Setting.integer("student.projector-hidden", 2048, 1, 65536, "Hidden width of the projector MLP."));
+    public static final Setting STUDENT_STOP_STEP = add(Setting.integer("student.stop-step", 100_000, 0, Long.MAX_VALUE,
+            "The guided-feature loss is on for the first N steps only."));
+
+    public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
+            "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
+
+    public static final Setting SAMPLE_METHOD = add(Setting.choice("sample.method", "sde", List.of("sde", "euler", "heun"),
+            "sde: Euler-Maruyama (the paper's protocol); euler/heun: ODE."));
+    public static final Setting SAMPLE_STEPS = add(Setting.integer("sample.steps", 250, 1, 100_000, "Sampler steps."));
+    public static final Setting SAMPLE_COUNT = add(Setting.integer("sample.count", 50_000, 1, Long.MAX_VALUE, "Number of samples."));
+    public static final Setting SAMPLE_SHARDS = add(Setting.integer("sample.shards", 8, 1, 100_000, "Seed shards sampled in parallel (does not change the samples)."));
+    public static final Setting SAMPLE_CFG_SCALE = add(Setting.real("sample.cfg-scale", 1.0, 0, 100, "Classifier-free guidance scale (1 = none)."));
+    public static final Setting SAMPLE_CFG_LOW = add(Setting.real("sample.cfg-low", 0.0, 0, 1, "Guidance interval low end in t."));
+    public static final Setting SAMPLE_CFG_HIGH = add(Setting.real("sample.cfg-high", 1.0, 0, 1, "Guidance interval high end in t."));
+
     /** Checks between keys that no single key can check alone. */
     static void checkConsistency(Settings s) {
         if (s.getInt(DATA_CHANNELS.key()) == 2) {
             throw new ConfigException("data.channels is 2; accepted: 1, 3");
+        }
+        int depth = s.getInt(SIT_DEPTH.key());
+        for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK)) {
+            if (s.getInt(block.key()) > depth) {
+                throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
+            }
+        }
+        if (s.getInt(SIT_HIDDEN.key()) % s.getInt(SIT_HEADS.key()) != 0) {
+            throw new ConfigException("sit.heads is " + s.getInt(SIT_HEADS.key()) + "; accepted: a divisor of sit.hidden ("
+                    + s.getInt(SIT_HIDDEN.key()) + ")");
+        }
+        lowNotAboveHigh(s, MASK_LOW, MASK_HIGH);
+        lowNotAboveHigh(s, SAMPLE_CFG_LOW, SAMPLE_CFG_HIGH);
+        try {
+            org.transcend.model.flow.TimeDistribution.parse(s.get(TRAIN_TIME.key()));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(TRAIN_TIME.key() + " is '" + s.get(TRAIN_TIME.key()) + "'; accepted: uniform, logit-normal(mean,std)");
+        }
+    }
+
+    private static void lowNotAboveHigh(Settings s, Setting low, Setting high) {
+        if (s.getDouble(low.key()) > s.getDouble(high.key())) {
+            throw new ConfigException(low.key() + " is " + s.getDouble(low.key()) + ", above " + high.key() + " ("
+                    + s.getDouble(high.key()) + "); accepted: " + low.key() + " <= " + high.key());
         }
     }
 }

@@ -64,10 +64,12 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
     static final class TrainFn extends DoFn<String, CheckpointMeta> {
         private final TrainSiT spec;
         private final Counter steps;
+        private final Counter teacherPasses;
 
         TrainFn(TrainSiT spec) {
             this.spec = spec;
             this.steps = Metrics.counter(spec.stage, "steps");
+            this.teacherPasses = Metrics.counter(spec.stage, "teacher_forward_passes");
         }
 
         @ProcessElement
@@ -109,7 +111,13 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
             Targets t = spec.targets;
             if (t == null) return null;
             return switch (t.mode()) {
-                case "online" -> TargetSource.online(t.teacher().load());
+                case "online" -> {
+                    TargetSource teacher = TargetSource.online(t.teacher().load());
+                    yield batch -> {
+                        teacherPasses.inc();
+                        return teacher.targets(batch);
+                    };
+                }
                 case "cached" -> new CachedTargets(t.cacheDir(), t.stepsPerShard(), new TimeWindow(spec.run.maskLow(), spec.run.maskHigh()),
                         model.config().tokens(), spec.run.auxDim());
                 default -> throw new IllegalArgumentException("teacher.mode is '" + t.mode() + "'; accepted: cached, online");

@@ -1,0 +1,77 @@
+package org.transcend.pipelines.steps;
+
+import org.transcend.model.train.LatentData;
+import org.transcend.pipelines.config.Settings;
+import org.transcend.stages.latents.Latents;
+import org.transcend.stages.training.SiTRun;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.transcend.pipelines.config.Catalog.*;
+
+/** Turns settings into the {@link SiTRun} of each SiT training stage, and lists the settings each one depends on. */
+final class SiTRuns {
+    private SiTRuns() {}
+
+    static final String ENCODE = "encode-latents";
+    static final String TRAIN_VAE = "train-vae";
+
+    /** The shared part of every SiT stage's key: the network, the optimiser and the plan. */
+    static List<String> networkAndPlanKeys() {
+        List<String> keys = new ArrayList<>();
+        for (var s : List.of(SIT_HIDDEN, SIT_DEPTH, SIT_HEADS, SIT_PATCH, SIT_MLP_RATIO, SIT_QK_NORM, SIT_PREDICTION,
+                TRAIN_BATCH, TRAIN_LR, TRAIN_BETA1, TRAIN_BETA2, TRAIN_EPS, TRAIN_WEIGHT_DECAY, TRAIN_GRAD_CLIP, TRAIN_EMA_DECAY,
+                TRAIN_TIME, TRAIN_LABEL_DROP, RUN_SEED)) {
+            keys.add(s.key());
+        }
+        return keys;
+    }
+
+    /** The latent grid and class count of an encode-latents artifact. */
+    record LatentShape(int channels, int size, int numClasses) {
+        static LatentShape of(String latentsDir) throws IOException {
+            LatentData d = Latents.load(latentsDir);
+            int classes = 0;
+            for (int l : d.labels()) classes = Math.max(classes, l + 1);
+            long[] s = d.sampleShape();
+            return new LatentShape((int) s[0], (int) s[1], classes);
+        }
+    }
+
+    static SiTRun of(Settings s, LatentShape shape, String objective, long steps, int auxBlock, int auxHidden, int auxDim,
+                     double auxWeight, long stopStep) {
+        return new SiTRun(shape.size(), s.getInt(SIT_PATCH.key()), shape.channels(), s.getInt(SIT_HIDDEN.key()),
+                s.getInt(SIT_DEPTH.key()), s.getInt(SIT_HEADS.key()), s.getDouble(SIT_MLP_RATIO.key()), shape.numClasses(),
+                s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
+                objective, auxBlock, auxHidden, auxDim, auxWeight, s.getDouble(MASK_LOW.key()), s.getDouble(MASK_HIGH.key()), stopStep,
+                s.getDouble(TRAIN_LR.key()), s.getDouble(TRAIN_BETA1.key()), s.getDouble(TRAIN_BETA2.key()), s.getDouble(TRAIN_EPS.key()),
+                s.getDouble(TRAIN_WEIGHT_DECAY.key()), s.getDouble(TRAIN_GRAD_CLIP.key()), s.getDouble(TRAIN_EMA_DECAY.key()),
+                steps, s.getInt(TRAIN_BATCH.key()), s.getLong(TRAIN_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
+                s.getLong(RUN_SEED.key()), s.get(TRAIN_TIME.key()), s.getDouble(TRAIN_LABEL_DROP.key()));
+    }
+
+    /** Stage (a): SiT + VAE-align head on k_a. */
+    static SiTRun warmup(Settings s, LatentShape shape) {
+        return of(s, shape, "vae-align", s.getLong(WARMUP_STEPS.key()), s.getInt(WARMUP_BLOCK.key()), s.getInt(WARMUP_HEAD_HIDDEN.key()),
+                0, s.getDouble(WARMUP_WEIGHT.key()), Long.MAX_VALUE);
+    }
+
+    /** Stage (b): a new SiT, projector on k_s regressing the teacher's hidden-width features. */
+    static SiTRun student(Settings s, LatentShape shape) {
+        return of(s, shape, "guided", s.getLong(STUDENT_STEPS.key()), s.getInt(STUDENT_BLOCK.key()),
+                s.getInt(STUDENT_PROJECTOR_HIDDEN.key()), s.getInt(SIT_HIDDEN.key()), s.getDouble(STUDENT_WEIGHT.key()),
+                s.getLong(STUDENT_STOP_STEP.key()));
+    }
+
+    /** The vanilla baseline on the student's plan and budget. */
+    static SiTRun baseline(Settings s, LatentShape shape) {
+        return of(s, shape, "vanilla", s.getLong(STUDENT_STEPS.key()), 0, 0, 0, 0, Long.MAX_VALUE);
+    }
+
+    /** Steps whose guided targets are needed: the guided term is off after the stop step. */
+    static long guidedSteps(Settings s) {
+        return Math.min(s.getLong(STUDENT_STEPS.key()), s.getLong(STUDENT_STOP_STEP.key()));
+    }
+}

@@ -1,0 +1,125 @@
+package org.transcend.pipelines.steps;
+
+import org.apache.avro.Schema;
+import org.apache.beam.sdk.Pipeline;
+import org.transcend.pipelines.BeamRuns;
+import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageContext;
+import org.transcend.pipelines.StageOutcome;
+import org.transcend.pipelines.config.Settings;
+import org.transcend.schemas.CheckpointMeta;
+import org.transcend.stages.io.Handoffs;
+import org.transcend.stages.teacher.TeacherSpec;
+import org.transcend.stages.training.SiTRun;
+import org.transcend.stages.training.TrainSiT;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.transcend.pipelines.config.Catalog.*;
+
+/**
+ * The SiT training stages: {@code warmup-align} (stage (a), the teacher), {@code train-student} (stage (b), guided by
+ * the teacher's cached or online features) and {@code train-baseline} (vanilla SiT on the same plan).
+ */
+public final class TrainSiTStep implements PipelineStage {
+
+    public enum Kind { WARMUP, STUDENT, BASELINE }
+
+    public static final String WARMUP = "warmup-align";
+    public static final String STUDENT = "train-student";
+    public static final String BASELINE = "train-baseline";
+
+    private final Kind kind;
+    private final boolean cachedTargets;
+
+    public TrainSiTStep(Kind kind, boolean cachedTargets) {
+        this.kind = kind;
+        this.cachedTargets = cachedTargets;
+    }
+
+    public static TrainSiTStep warmup() {
+        return new TrainSiTStep(Kind.WARMUP, false);
+    }
+
+    public static TrainSiTStep baseline() {
+        return new TrainSiTStep(Kind.BASELINE, false);
+    }
+
+    public static TrainSiTStep student(Settings s) {
+        return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"));
+    }
+
+    @Override
+    public String name() {
+        return switch (kind) {
+            case WARMUP -> WARMUP;
+            case STUDENT -> STUDENT;
+            case BASELINE -> BASELINE;
+        };
+    }
+
+    @Override
+    public int version() {
+        return 1;
+    }
+
+    @Override
+    public Schema outputSchema() {
+        return CheckpointMeta.getClassSchema();
+    }
+
+    @Override
+    public List<String> settingKeys(Settings s) {
+        List<String> keys = new ArrayList<>(SiTRuns.networkAndPlanKeys());
+        switch (kind) {
+            case WARMUP -> keys.addAll(List.of(WARMUP_STEPS.key(), WARMUP_BLOCK.key(), WARMUP_WEIGHT.key(), WARMUP_HEAD_HIDDEN.key(),
+                    MASK_LOW.key(), MASK_HIGH.key()));
+            case STUDENT -> keys.addAll(List.of(STUDENT_STEPS.key(), STUDENT_BLOCK.key(), STUDENT_WEIGHT.key(),
+                    STUDENT_PROJECTOR_HIDDEN.key(), STUDENT_STOP_STEP.key(), MASK_LOW.key(), MASK_HIGH.key(),
+                    TEACHER_BLOCK.key(), TEACHER_GUIDANCE.key(), TEACHER_MODE.key()));
+            case BASELINE -> keys.add(STUDENT_STEPS.key());
+        }
+        return keys;
+    }
+
+    @Override
+    public List<String> upstream() {
+        return switch (kind) {
+            case WARMUP, BASELINE -> List.of(SiTRuns.ENCODE);
+            case STUDENT -> cachedTargets ? List.of(SiTRuns.ENCODE, TeacherTargetsStep.NAME) : List.of(SiTRuns.ENCODE, WARMUP);
+        };
+    }
+
+    @Override
+    public StageOutcome build(StageContext ctx) throws Exception {
+        Settings s = ctx.settings();
+        String latents = ctx.upstreamDir(SiTRuns.ENCODE);
+        SiTRuns.LatentShape shape = SiTRuns.LatentShape.of(latents);
+        SiTRun run;
+        TrainSiT.Targets targets = null;
+        switch (kind) {
+            case WARMUP -> run = SiTRuns.warmup(s, shape);
+            case BASELINE -> run = SiTRuns.baseline(s, shape);
+            default -> {
+                run = SiTRuns.student(s, shape);
+                targets = cachedTargets
+                        ? new TrainSiT.Targets("cached", null, ctx.upstreamDir(TeacherTargetsStep.NAME), s.getLong(TEACHER_SHARD_STEPS.key()))
+                        : new TrainSiT.Targets("online", teacher(s, ctx.upstreamDir(WARMUP)), null, 0);
+            }
+        }
+        Pipeline p = Pipeline.create(ctx.options());
+        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets)), CheckpointMeta.class,
+                ctx.outputDir(), "checkpoint-meta", 1);
+        Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
+        return new StageOutcome(counts, Map.of());
+    }
+
+    /** The warmup's raw weights as the frozen teacher, with the extraction settings k_t and w. */
+    static TeacherSpec teacher(Settings s, String warmupDir) {
+        return new TeacherSpec(warmupDir + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()),
+                s.getInt(WARMUP_BLOCK.key()), s.getInt(TEACHER_BLOCK.key()), s.getDouble(TEACHER_GUIDANCE.key()));
+    }
+}
