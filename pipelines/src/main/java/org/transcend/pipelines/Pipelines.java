@@ -1,8 +1,13 @@
 package org.transcend.pipelines;
 
 import org.transcend.pipelines.config.Settings;
+import org.transcend.pipelines.config.Catalog;
+import org.transcend.pipelines.steps.EvaluateStep;
 import org.transcend.pipelines.steps.ImportStep;
+import org.transcend.pipelines.steps.TestSetStep;
+import org.transcend.pipelines.steps.TrainClassifierStep;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +23,16 @@ public final class Pipelines {
 
     static {
         ALL.put("import", new Entry("Import a dataset into the store.", s -> List.of(new ImportStep())));
+        ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
+                + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
+    }
+
+    private static List<PipelineStage> evaluateTestSet(Settings s) {
+        List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
+        if (s.get(Catalog.EVAL_FEATURES.key()).equals("classifier")) stages.add(new TrainClassifierStep());
+        stages.add(new TestSetStep());
+        stages.add(new EvaluateStep(TestSetStep.NAME, s));
+        return stages;
     }
 
     public static List<String> names() {

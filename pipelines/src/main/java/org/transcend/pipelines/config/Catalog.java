@@ -97,6 +97,29 @@ public final class Catalog {
     public static final Setting SAMPLE_CFG_LOW = add(Setting.real("sample.cfg-low", 0.0, 0, 1, "Guidance interval low end in t."));
     public static final Setting SAMPLE_CFG_HIGH = add(Setting.real("sample.cfg-high", 1.0, 0, 1, "Guidance interval high end in t."));
 
+    // ---- eval ----
+    public static final Setting EVAL_FEATURES = add(Setting.choice("eval.features", "classifier", List.of("classifier", "inception", "pixels"),
+            "The feature network of the Fréchet distance: classifier (a small CNN the pipeline trains on the dataset; reported as "
+                    + "FD-<dataset>-classifier), inception (FID-Inception from eval.inception-weights; reported as FID) or pixels (FD-pixels)."));
+    public static final Setting EVAL_INCEPTION_WEIGHTS = add(Setting.text("eval.inception-weights", "",
+            "pytorch-fid's pt_inception-2015-12-05 weights as a safetensors file; required by eval.features=inception."));
+    public static final Setting EVAL_REFERENCE_STATS = add(Setting.text("eval.reference-stats", "",
+            "An ADM reference-batch .npz (mu, sigma) of the chosen feature network; empty: statistics of the imported images."));
+    public static final Setting EVAL_BATCH = add(Setting.integer("eval.batch", 256, 1, 65536,
+            "Images per feature-network batch (does not change the statistics)."));
+    public static final Setting EVAL_CLASSIFIER_STEPS = add(Setting.integer("eval.classifier-steps", 500, 1, Long.MAX_VALUE,
+            "AdamW steps of the domain classifier."));
+    public static final Setting EVAL_CLASSIFIER_BATCH = add(Setting.integer("eval.classifier-batch", 64, 1, 65536,
+            "Batch size of the domain classifier."));
+    public static final Setting EVAL_CLASSIFIER_LR = add(Setting.real("eval.classifier-lr", 1e-3, 0, 1,
+            "AdamW learning rate of the domain classifier (constant)."));
+    public static final Setting EVAL_CLASSIFIER_HOLDOUT = add(Setting.real("eval.classifier-holdout", 0.1, 0.001, 0.5,
+            "Fraction of the imported images held out (chosen by a hash of their ids) to measure the classifier's accuracy."));
+    public static final Setting EVAL_TEST_SET_DEGRADATION = add(Setting.choice("eval.test-set-degradation", "none",
+            List.of("none", "blur", "noise"), "evaluate-test-set only: the test split as it is, Gaussian-blurred (σ = 1 px) "
+                    + "or with Gaussian noise (σ = 0.1 of the range) added, standing in for generated samples."));
+    // ---- end eval ----
+
     /** Checks between keys that no single key can check alone. */
     static void checkConsistency(Settings s) {
         if (s.getInt(DATA_CHANNELS.key()) == 2) {
