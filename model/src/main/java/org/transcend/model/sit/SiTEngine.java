@@ -8,6 +8,8 @@ import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
+import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.VelocityModel;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -155,6 +157,17 @@ public final class SiTEngine {
             }
         }
         return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+    }
+
+    /**
+     * The network as a sampler's {@link VelocityModel}: LONG labels become one-hot rows and the output becomes
+     * v̂ as {@code prediction} says. Each call returns a fresh array.
+     */
+    public VelocityModel velocityModel(Prediction prediction) {
+        return (x, t, classes) -> {
+            INDArray out = forward(x, t, sit.oneHot(classes.toLongVector()), config.depth(), false, false).out().orElseThrow();
+            return prediction == Prediction.VELOCITY ? out.dup() : prediction.velocity(out, x.castTo(type), t);
+        };
     }
 
     private static void needsBlock(int lastBlock, String head, int block) {

@@ -7,6 +7,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.Fixtures;
+import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.VelocityModel;
 import org.transcend.model.io.Safetensors;
 
 import java.io.IOException;
@@ -76,6 +78,21 @@ class SiTEngineTest {
             double err = relativeError(e.getValue(), expected);
             assertTrue(err < 1e-5, e.getKey() + " relative error " + err);
         }
+    }
+
+    @Test
+    void theVelocityModelGivesTheFixtureOutputForIntegerLabels() throws IOException {
+        Safetensors.Contents fixture = Safetensors.read(Fixtures.file("sit_tiny.safetensors"));
+        Map<String, INDArray> weights = new LinkedHashMap<>(fixture.tensors());
+        weights.keySet().removeIf(name -> name.startsWith("io."));
+        SiT sit = SiT.fromStateDict(weights, 4, false, OptionalInt.of(2), OptionalInt.empty());
+        VelocityModel model = new SiTEngine(sit).velocityModel(Prediction.VELOCITY);
+        INDArray v = model.velocity(fixture.require("io.x"), fixture.require("io.t"), fixture.require("io.y").castTo(DataType.LONG));
+        double err = relativeError(v, fixture.require("io.out"));
+        assertTrue(err < 1e-5, "velocity relative error " + err);
+        INDArray x = fixture.require("io.x"), t = fixture.require("io.t");
+        INDArray x0 = new SiTEngine(sit).velocityModel(Prediction.X0).velocity(x, t, fixture.require("io.y").castTo(DataType.LONG));
+        assertTrue(relativeError(x0, Prediction.X0.velocity(fixture.require("io.out"), x, t)) < 1e-5, "x0-prediction velocity");
     }
 
     @Test
