@@ -3,33 +3,41 @@ package org.transcend.model.bench;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.flow.Guidance;
 import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.Sampler;
 import org.transcend.model.flow.TimeDistribution;
 import org.transcend.model.flow.TimeWindow;
+import org.transcend.model.flow.VelocityModel;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.ProjectorHead;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.sit.SiTConfig;
+import org.transcend.model.sit.SiTEngine;
 import org.transcend.model.train.AdamW;
-import org.transcend.model.train.GuidedTeacher;
+import org.transcend.model.train.Ema;
+import org.transcend.model.train.GradientClipping;
 import org.transcend.model.train.LatentData;
 import org.transcend.model.train.Objective;
 import org.transcend.model.train.SiTTrainer;
 import org.transcend.model.train.StepReport;
 import org.transcend.model.train.TargetSource;
 import org.transcend.model.train.TrainerSettings;
+import org.transcend.model.train.TrainingBatch;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * The SiT-core training-step benchmark: hidden 256, depth 6, 4 heads, 16×16×4 latents, patch 2, batch 64, a
- * projector on block 2 with its loss, AdamW and clipping. Prints ms/step (median), images/s and GFLOP/s, and the
- * time of the step's matrix products run alone with {@code Nd4j.gemm} into preallocated outputs, measured in the
- * same run, as the baseline the step is compared against.
+ * projector on block 2 with its loss, AdamW and clipping. Prints, from one run: ms/step (median), images/s and
+ * GFLOP/s; the step's forward, backward and optimiser shares; the time of the step's matrix products run alone
+ * with {@code Nd4j.gemm} into preallocated outputs, the baseline the step is compared against; and sampling
+ * throughput (Euler ODE, 50 steps, no guidance) on {@link SiTEngine#velocityModel}.
  */
 public final class TrainingStepBenchmark {
 
@@ -50,6 +58,8 @@ public final class TrainingStepBenchmark {
     }
 
     public static final Shape SIT_CORE = new Shape(256, 6, 4, 16, 4, 2, 64, 2048);
+    /** Euler steps of the sampling measurement (the preview protocol of METHOD.md). */
+    static final int SAMPLING_STEPS = 50;
 
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 6;
@@ -71,7 +81,7 @@ public final class TrainingStepBenchmark {
                 Prediction.VELOCITY, steps + 1, 1000), new Objective.GuidedFeatures(2, TimeWindow.ALL, 0.5, Long.MAX_VALUE), fixed);
         out.printf("SiT training step: hidden %d, depth %d, heads %d, %dx%dx%d latents, patch %d, batch %d, %d threads%n",
                 s.hidden, s.depth, s.heads, s.latent, s.latent, s.channels, s.patch, s.batch, Runtime.getRuntime().availableProcessors());
-        trainer.step(); // warm-up: graph planning and first allocations
+        trainer.step(); // warm-up: first allocations
         List<Double> ms = new ArrayList<>();
         for (int i = 0; i < steps; i++) {
             StepReport r = trainer.step();
@@ -79,12 +89,64 @@ public final class TrainingStepBenchmark {
         }
         double median = median(ms);
         double flops = 3 * s.forwardFlops();
+        double[] passes = passTimes(student, TrainingBatch.of(plan, data, 0), s, Math.max(2, steps / 2));
         double gemmMs = gemmBaseline(s);
         out.printf("step: median %.0f ms over %d steps (all: %s)%n", median, steps, format(ms));
+        out.printf("  alone: forward %.0f ms, backward %.0f ms, clipping + AdamW + EMA %.0f ms%n", passes[0], passes[1], passes[2]);
         out.printf("images/s: %.1f   GFLOP/s: %.1f   (%.1f GFLOP per step)%n", s.batch * 1000 / median, flops / median / 1e6, flops / 1e9);
         out.printf("the same GEMMs alone (Nd4j.gemm, preallocated): %.0f ms  ->  step / GEMM ratio %.2f%n", gemmMs, median / gemmMs);
         out.printf("reference: PyTorch 2.13 on this machine kind ~1410 ms/step (45 images/s, 96 GFLOP/s): ratio %.2fx PyTorch's speed%n",
                 1410 / median);
+        double sampleSeconds = samplingSeconds(student, s);
+        out.printf("sampling: %d images, Euler ODE %d steps, no guidance: %.1f s  ->  %.2f images/s (%.0f ms per forward of %d)%n",
+                s.batch, SAMPLING_STEPS, sampleSeconds, s.batch / sampleSeconds, sampleSeconds * 1000 / SAMPLING_STEPS, s.batch);
+    }
+
+    /** Median times in ms of the engine's forward and backward pass on one batch, and of clipping, AdamW and EMA. */
+    static double[] passTimes(SiT sit, TrainingBatch batch, Shape s, int reps) {
+        SiTEngine engine = new SiTEngine(sit);
+        INDArray y = sit.oneHot(Arrays.stream(batch.conditioningLabels()).asLongStream().toArray());
+        INDArray dOut = Nd4j.randn(DataType.FLOAT, batch.xt().shape()).muli(1e-4);
+        INDArray dProj = Nd4j.randn(DataType.FLOAT, s.batch, s.tokens(), s.hidden).muli(1e-6);
+        List<Double> forward = new ArrayList<>(), backward = new ArrayList<>();
+        for (int i = 0; i <= reps; i++) {
+            long t0 = System.nanoTime();
+            engine.forward(batch.xt(), batch.t(), y);
+            long t1 = System.nanoTime();
+            engine.backward(Optional.of(dOut), Map.of(0, dProj), Optional.empty());
+            long t2 = System.nanoTime();
+            if (i > 0) { // the first pass allocates the buffers
+                forward.add((t1 - t0) / 1e6);
+                backward.add((t2 - t1) / 1e6);
+            }
+        }
+        Map<String, INDArray> params = new java.util.LinkedHashMap<>();
+        for (String name : sit.trainableNames()) params.put(name, sit.parameter(name).dup());
+        Map<String, INDArray> grads = new java.util.LinkedHashMap<>();
+        params.forEach((name, p) -> grads.put(name, Nd4j.randn(DataType.FLOAT, p.shape()).muli(1e-3)));
+        AdamW adam = new AdamW(AdamW.Hyper.paper());
+        Ema ema = new Ema(0.9999, params);
+        List<Double> optimiser = new ArrayList<>();
+        for (int i = 0; i <= reps; i++) {
+            long t0 = System.nanoTime();
+            GradientClipping.clip(grads.values(), 1.0);
+            adam.update(params, grads, i + 1);
+            ema.update(params);
+            if (i > 0) optimiser.add((System.nanoTime() - t0) / 1e6);
+        }
+        return new double[]{median(forward), median(backward), median(optimiser)};
+    }
+
+    /** Seconds to sample one batch of images with the Euler ODE on the fast forward pass (after a warm-up call). */
+    static double samplingSeconds(SiT sit, Shape s) {
+        VelocityModel model = new SiTEngine(sit).velocityModel(Prediction.VELOCITY);
+        Sampler sampler = new Sampler(Sampler.Method.EULER, SAMPLING_STEPS, Guidance.NONE, 10);
+        INDArray labels = Nd4j.createFromArray(new long[s.batch]);
+        long[] shape = {s.channels, s.latent, s.latent};
+        new Sampler(Sampler.Method.EULER, 1, Guidance.NONE, 10).sample(model, labels, shape, 0, 0);
+        long t0 = System.nanoTime();
+        sampler.sample(model, labels, shape, 0, 0);
+        return (System.nanoTime() - t0) / 1e9;
     }
 
     /** The step's matrix products (forward and both backward products of each), timed alone. */

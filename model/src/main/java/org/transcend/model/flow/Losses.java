@@ -2,10 +2,17 @@ package org.transcend.model.flow;
 
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** The training losses of METHOD.md as SameDiff expressions; times come already shaped by {@link Path#perSample(SDVariable, int)}. */
+/**
+ * The training losses of METHOD.md, as SameDiff expressions (times already shaped by
+ * {@link Path#perSample(SDVariable, int)}) and as values with their gradients for {@code SiTEngine}'s backward pass.
+ */
 public final class Losses {
+
+    /** A loss value and its gradient with respect to the prediction. */
+    public record ValueAndGradient(double value, INDArray gradient) {}
 
     /** F.normalize's floor on a norm, so a zero feature has cosine 0 rather than NaN. */
     private static final double NORM_FLOOR = 1e-12;
@@ -15,6 +22,25 @@ public final class Losses {
     /** {@code L_diff = mean‖v̂ − v‖²} over every element. */
     public static SDVariable meanSquare(SDVariable predicted, SDVariable target) {
         return predicted.getSameDiff().math.square(predicted.sub(target)).mean();
+    }
+
+    /** {@code mean‖p − target‖²} over every element, and its gradient {@code 2(p − target)/count}. */
+    public static ValueAndGradient meanSquare(INDArray predicted, INDArray target) {
+        INDArray diff = predicted.sub(target);
+        double value = diff.mul(diff).meanNumber().doubleValue();
+        return new ValueAndGradient(value, diff.muli(2.0 / diff.length()));
+    }
+
+    /**
+     * {@code mean_batch(1[t ∈ window]·mean‖a − b‖²)} for a batch {@code [N, ...]} with times {@code t [N]}, and its
+     * gradient with respect to {@code a}; the window is tested as {@link TimeWindow#indicator(INDArray)} tests it.
+     */
+    public static ValueAndGradient maskedMeanSquare(INDArray a, INDArray b, INDArray t, TimeWindow window) {
+        INDArray diff = a.sub(b);
+        INDArray rows = diff.reshape(diff.size(0), diff.length() / diff.size(0));
+        rows.muliColumnVector(window.indicator(t).castTo(a.dataType()).reshape(diff.size(0), 1));
+        double value = diff.mul(diff).meanNumber().doubleValue();
+        return new ValueAndGradient(value, diff.muli(2.0 / diff.length()));
     }
 
     /**

@@ -26,6 +26,17 @@ public enum Prediction {
         return xt.sub(output).divi(Transforms.max(Path.perSample(t, xt), MIN_TIME));
     }
 
+    /**
+     * The gradient with respect to the network output of a loss whose gradient with respect to {@code v̂} is
+     * {@code velocityGradient}: itself for VELOCITY, {@code −g/max(t, MIN_TIME)} for X0; {@code t} of shape {@code [N]}.
+     */
+    public INDArray outputGradient(INDArray velocityGradient, INDArray t) {
+        if (this == VELOCITY) {
+            return velocityGradient;
+        }
+        return velocityGradient.div(Transforms.max(Path.perSample(t, velocityGradient), MIN_TIME)).negi();
+    }
+
     /** {@code v̂} in a graph; {@code t} already shaped to broadcast against {@code xt} (see {@link Path#perSample(SDVariable, int)}). */
     public SDVariable velocity(SDVariable output, SDVariable xt, SDVariable t) {
         if (this == VELOCITY) {

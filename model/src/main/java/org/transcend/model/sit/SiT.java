@@ -36,9 +36,9 @@ public final class SiT {
     public static final double MAX_PERIOD = 10000;
     public static final String POS_EMBED = "pos_embed";
 
-    private static final double BLOCK_NORM_EPS = 1e-6;
+    static final double BLOCK_NORM_EPS = 1e-6;
     /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
-    private static final double QK_NORM_EPS = 1e-5;
+    static final double QK_NORM_EPS = 1e-5;
 
     private final SiTConfig config;
     private final List<ProjectorHead> projectors;
@@ -208,6 +208,18 @@ public final class SiT {
         return specs.stream().map(Param::name).filter(n -> !n.equals(POS_EMBED)).toList();
     }
 
+    /**
+     * The live tensor under a PyTorch name, not a copy: {@link SiTEngine} computes with it and the trainer's
+     * optimiser updates it in place.
+     */
+    public INDArray parameter(String name) {
+        INDArray a = params.get(name);
+        if (a == null) {
+            throw new IllegalArgumentException("no tensor '" + name + "' in this SiT; it holds " + params.keySet());
+        }
+        return a;
+    }
+
     /** A copy of every tensor under its PyTorch name and in its PyTorch layout. */
     public Map<String, INDArray> stateDict() {
         Map<String, INDArray> copy = new LinkedHashMap<>();
@@ -334,6 +346,15 @@ public final class SiT {
 
     /** DiT's timestep embedder: [cos(t·f), sin(t·f)] over 128 frequencies, then Linear → SiLU → Linear. */
     private SDVariable timestepEmbedding(SameDiff sd, SDVariable t, Function<String, SDVariable> p) {
+        SDVariable f = sd.constant(timestepFrequencies(dataType));
+        SDVariable args = sd.reshape(t, -1, 1).mul(f);
+        SDVariable freq = sd.concat(1, sd.math.cos(args), sd.math.sin(args));
+        SDVariable hidden = Layers.silu(sd, Layers.linear(sd, freq, p.apply("t_embedder.mlp.0.weight"), p.apply("t_embedder.mlp.0.bias")));
+        return Layers.linear(sd, hidden, p.apply("t_embedder.mlp.2.weight"), p.apply("t_embedder.mlp.2.bias"));
+    }
+
+    /** The 128 frequencies of the timestep embedding as a row [1, 128] of the given type. */
+    static INDArray timestepFrequencies(DataType type) {
         int half = FREQUENCY_EMBEDDING / 2;
         // float32 arithmetic in the reference's order, so the frequencies agree to the last bit
         float logPeriod = (float) -Math.log(MAX_PERIOD);
@@ -341,11 +362,7 @@ public final class SiT {
         for (int i = 0; i < half; i++) {
             freqs[i] = (float) Math.exp((i * logPeriod) / half);
         }
-        SDVariable f = sd.constant(Nd4j.create(freqs, new long[]{1, half}, 'c').castTo(dataType));
-        SDVariable args = sd.reshape(t, -1, 1).mul(f);
-        SDVariable freq = sd.concat(1, sd.math.cos(args), sd.math.sin(args));
-        SDVariable hidden = Layers.silu(sd, Layers.linear(sd, freq, p.apply("t_embedder.mlp.0.weight"), p.apply("t_embedder.mlp.0.bias")));
-        return Layers.linear(sd, hidden, p.apply("t_embedder.mlp.2.weight"), p.apply("t_embedder.mlp.2.bias"));
+        return Nd4j.create(freqs, new long[]{1, half}, 'c').castTo(type);
     }
 
     /** The adaLN modulation of c split into n pieces [N, 1, D], in the reference's chunk order. */

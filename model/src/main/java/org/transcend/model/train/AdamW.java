@@ -23,6 +23,9 @@ public final class AdamW {
     private final Hyper hyper;
     private final Map<String, INDArray> m = new LinkedHashMap<>();
     private final Map<String, INDArray> v = new LinkedHashMap<>();
+    /** Per-tensor work arrays, so a step allocates nothing; the arithmetic is the same as with fresh arrays. */
+    private final Map<String, INDArray> scratch = new LinkedHashMap<>();
+    private final Map<String, INDArray> denominators = new LinkedHashMap<>();
 
     public AdamW(Hyper hyper) {
         this.hyper = hyper;
@@ -47,11 +50,13 @@ public final class AdamW {
             INDArray p = e.getValue();
             INDArray mi = m.computeIfAbsent(e.getKey(), k -> Nd4j.zeros(p.dataType(), p.shape()));
             INDArray vi = v.computeIfAbsent(e.getKey(), k -> Nd4j.zeros(p.dataType(), p.shape()));
+            INDArray work = scratch.computeIfAbsent(e.getKey(), k -> Nd4j.create(p.dataType(), p.shape()));
+            INDArray denom = denominators.computeIfAbsent(e.getKey(), k -> Nd4j.create(p.dataType(), p.shape()));
             if (hyper.weightDecay != 0) p.muli(1 - hyper.lr * hyper.weightDecay);
-            mi.muli(hyper.beta1).addi(g.mul(1 - hyper.beta1));
-            vi.muli(hyper.beta2).addi(g.mul(g).muli(1 - hyper.beta2));
-            INDArray denom = Transforms.sqrt(vi, true).divi(sqrtBc2).addi(hyper.eps);
-            p.subi(mi.div(denom).muli(stepSize));
+            mi.muli(hyper.beta1).addi(work.assign(g).muli(1 - hyper.beta1));
+            vi.muli(hyper.beta2).addi(work.assign(g).muli(g).muli(1 - hyper.beta2));
+            Transforms.sqrt(denom.assign(vi), false).divi(sqrtBc2).addi(hyper.eps);
+            p.subi(work.assign(mi).divi(denom).muli(stepSize));
         }
     }
 

@@ -9,6 +9,8 @@ import java.util.Map;
 public final class Ema {
     private final double decay;
     private final Map<String, INDArray> shadow = new LinkedHashMap<>();
+    /** Per-tensor work arrays, so an update allocates nothing. */
+    private final Map<String, INDArray> scratch = new LinkedHashMap<>();
 
     public Ema(double decay, Map<String, INDArray> params) {
         if (!(decay >= 0 && decay <= 1)) throw new IllegalArgumentException("EMA decay is " + decay + "; accepted: 0 to 1");
@@ -17,7 +19,8 @@ public final class Ema {
     }
 
     public void update(Map<String, INDArray> params) {
-        params.forEach((k, p) -> shadow.get(k).muli(decay).addi(p.mul(1 - decay)));
+        params.forEach((k, p) -> shadow.get(k).muli(decay).addi(
+                scratch.computeIfAbsent(k, name -> p.ulike()).assign(p).muli(1 - decay)));
     }
 
     public Map<String, INDArray> weights() {

@@ -1,14 +1,13 @@
 package org.transcend.model.train;
 
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.transcend.model.sit.SiT;
-import org.transcend.model.sit.SiTOutputs;
+import org.transcend.model.sit.SiTEngine;
 
-import java.util.Map;
+import java.util.Arrays;
+import java.util.stream.LongStream;
 
 /**
  * The frozen stage-(a) teacher of Self-Transcendence, run up to block k_t on the student's x_t and t, once with
@@ -20,33 +19,29 @@ public final class GuidedTeacher {
     private final SiT teacher;
     private final int block;
     private final double guidance;
-    private final SameDiff sd;
+    private final SiTEngine engine;
 
     public GuidedTeacher(SiT teacher, int block, double guidance) {
+        if (block < 1 || block > teacher.config().depth()) {
+            throw new IllegalArgumentException("teacher block " + block + " lies outside 1 to depth " + teacher.config().depth());
+        }
         this.teacher = teacher;
         this.block = block;
         this.guidance = guidance;
-        this.sd = SameDiff.create();
-        DataType type = teacher.dataType();
-        long[] x = {-1, teacher.config().inChannels(), teacher.config().inputSize(), teacher.config().inputSize()};
-        SDVariable xt = sd.placeHolder("x_t", type, x);
-        SDVariable t = sd.placeHolder("t", type, -1);
-        SDVariable yc = sd.placeHolder("y_c", type, -1, teacher.config().labelRows());
-        SDVariable yu = sd.placeHolder("y_u", type, -1, teacher.config().labelRows());
-        SiT.Wiring wiring = SiT.Wiring.frozenUpTo("teacher/", block);
-        SiTOutputs c = teacher.build(sd, xt, t, yc, wiring);
-        SiTOutputs u = teacher.build(sd, xt, t, yu, wiring);
-        SDVariable fu = u.block(block);
-        fu.sub(c.block(block)).mul(-guidance).add(fu).rename("f_g");
+        this.engine = new SiTEngine(teacher);
     }
 
     /** f_g [N, tokens, D] for the batch's x_t and t, conditioned on its true labels (not the dropped ones). */
     public INDArray features(TrainingBatch batch) {
-        long[] y = java.util.Arrays.stream(batch.labels()).asLongStream().toArray();
-        long[] nul = new long[y.length];
-        java.util.Arrays.fill(nul, teacher.config().nullClass());
-        Map<String, INDArray> in = Map.of("x_t", batch.xt(), "t", batch.t(), "y_c", teacher.oneHot(y), "y_u", teacher.oneHot(nul));
-        return sd.output(in, "f_g").get("f_g");
+        int n = batch.labels().length;
+        // both halves in one pass: the true labels, then the null class
+        long[] labels = LongStream.concat(Arrays.stream(batch.labels()).asLongStream(),
+                LongStream.generate(() -> teacher.config().nullClass()).limit(n)).toArray();
+        INDArray xt = batch.xt().castTo(teacher.dataType()), t = batch.t().castTo(teacher.dataType()).reshape(n);
+        INDArray f = engine.forward(Nd4j.concat(0, xt, xt), Nd4j.concat(0, t, t), teacher.oneHot(labels), block, false, false)
+                .block(block);
+        INDArray fc = f.get(NDArrayIndex.interval(0, n)), fu = f.get(NDArrayIndex.interval(n, 2 * n));
+        return fu.sub(fc).muli(-guidance).addi(fu);
     }
 
     public int block() {
@@ -60,5 +55,4 @@ public final class GuidedTeacher {
     public SiT teacher() {
         return teacher;
     }
-
 }

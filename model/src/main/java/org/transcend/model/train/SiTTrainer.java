@@ -1,28 +1,24 @@
 package org.transcend.model.train;
 
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.autodiff.samediff.api.OutAndGrad;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.flow.Losses;
-import org.transcend.model.flow.Path;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.SiT;
-import org.transcend.model.sit.SiTOutputs;
+import org.transcend.model.sit.SiTEngine;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Trains a SiT by flow matching on latents, following the training plan: each step builds its batch from the
  * plan, adds the objective's auxiliary term (VAE alignment, guided teacher features, or none), clips the
  * gradient norm, applies AdamW and updates the EMA. A checkpoint holds everything needed to continue
- * bit-identically.
+ * bit-identically. The passes run on {@link SiTEngine}; the SameDiff network is its reference.
  */
 public final class SiTTrainer {
 
@@ -37,10 +33,9 @@ public final class SiTTrainer {
     private final TrainerSettings settings;
     private final Objective objective;
     private final TargetSource targets;
-    private final SameDiff sd;
+    private final SiTEngine engine;
     private final List<String> trainable;
     private final Map<String, INDArray> params = new LinkedHashMap<>();
-    private final List<String> lossNames = new ArrayList<>();
     private final AdamW adam;
     private final Ema ema;
     private long step;
@@ -53,54 +48,23 @@ public final class SiTTrainer {
         if (plan.datasetSize() != data.size()) {
             throw new IllegalArgumentException("the plan covers " + plan.datasetSize() + " examples but the data has " + data.size());
         }
+        if (objective instanceof Objective.VaeAlign a && model.alignHead().isEmpty()) {
+            throw new IllegalArgumentException("the VAE-align objective needs a SiT built with an align head on block " + a.block());
+        }
+        if (objective instanceof Objective.GuidedFeatures g && model.projectors().isEmpty()) {
+            throw new IllegalArgumentException("the guided-features objective needs a SiT built with a projector on block " + g.block());
+        }
         this.model = model;
         this.plan = plan;
         this.data = data;
         this.settings = settings;
         this.objective = objective;
         this.targets = targets;
-        this.sd = SameDiff.create();
-        buildGraph();
+        this.engine = new SiTEngine(model);
         this.trainable = model.trainableNames();
-        for (String name : trainable) params.put(name, sd.getVariable(name).getArr());
+        for (String name : trainable) params.put(name, model.parameter(name));
         this.adam = new AdamW(settings.optimizer());
         this.ema = new Ema(settings.emaDecay(), params);
-    }
-
-    private void buildGraph() {
-        DataType type = model.dataType();
-        var c = model.config();
-        SDVariable xt = sd.placeHolder("x_t", type, -1, c.inChannels(), c.inputSize(), c.inputSize());
-        SDVariable t = sd.placeHolder("t", type, -1);
-        SDVariable y = sd.placeHolder("y", type, -1, c.labelRows());
-        SDVariable v = sd.placeHolder("v", type, -1, c.inChannels(), c.inputSize(), c.inputSize());
-        SiTOutputs out = model.build(sd, xt, t, y);
-        SDVariable tImage = Path.perSample(t, 4);
-        SDVariable vHat = settings.prediction().velocity(out.out().orElseThrow(), xt, tImage);
-        SDVariable flow = Losses.meanSquare(vHat, v).rename(LOSS_FLOW);
-        lossNames.add(LOSS_FLOW);
-        SDVariable total = flow;
-        SDVariable auxWeight = sd.placeHolder("aux_weight", type);
-        if (objective instanceof Objective.VaeAlign a) {
-            SDVariable head = out.align().orElseThrow(() -> new IllegalArgumentException(
-                    "the VAE-align objective needs a SiT built with an align head on block " + a.block()));
-            SDVariable align = Losses.maskedMeanSquare(head, v, tImage, a.window()).rename(LOSS_ALIGN);
-            lossNames.add(LOSS_ALIGN);
-            total = flow.add(align.mul(auxWeight));
-        } else if (objective instanceof Objective.GuidedFeatures g) {
-            if (out.projections().isEmpty()) {
-                throw new IllegalArgumentException("the guided-features objective needs a SiT built with a projector on block " + g.block());
-            }
-            SDVariable proj = out.projections().get(0);
-            SDVariable target = sd.placeHolder("target", type, -1, c.tokens(), model.projectors().get(0).outDim());
-            SDVariable guided = Losses.maskedMeanSquare(proj, target, Path.perSample(t, 3), g.window()).rename(LOSS_GUIDED);
-            lossNames.add(LOSS_GUIDED);
-            total = flow.add(guided.mul(auxWeight));
-        }
-        sd.identity(LOSS, total);
-        lossNames.add(0, LOSS);
-        sd.setLossVariables(LOSS);
-        GradientFunction.create(sd);
     }
 
     /** Runs steps until {@code untilStep} steps are done, reporting each; checkpoints go to {@code sink} every N steps and at the end. */
@@ -125,31 +89,52 @@ public final class SiTTrainer {
     /** One optimisation step on a given batch (the plan's, or a fixed one to check that the model can fit it). */
     StepReport step(TrainingBatch batch) {
         long t0 = System.nanoTime();
-        Map<String, INDArray> feed = new HashMap<>();
-        feed.put("x_t", batch.xt().castTo(model.dataType()));
-        feed.put("t", batch.t().castTo(model.dataType()));
-        feed.put("y", model.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
-        feed.put("v", batch.v().castTo(model.dataType()));
-        feed.put("aux_weight", Nd4j.scalar(model.dataType(), auxiliaryWeight(step)));
-        if (objective instanceof Objective.GuidedFeatures g) {
-            feed.put("target", step < g.stopStep() ? targets.targets(batch).castTo(model.dataType())
-                    : Nd4j.zeros(model.dataType(), batch.slots().size(), model.config().tokens(), model.projectors().get(0).outDim()));
-        }
-        OutAndGrad r = sd.calculateGradientsAndOutputs(feed, lossNames, trainable);
-        Map<String, Double> losses = new LinkedHashMap<>();
-        for (String name : lossNames) {
-            double value = r.getOutputs().get(name).getDouble(0);
-            if (!Double.isFinite(value)) throw new NonFiniteLossException(step + 1, name, value);
-            losses.put(name, value);
-        }
-        Map<String, INDArray> grads = r.getGradients();
+        Pass pass = pass(batch);
         List<INDArray> ordered = new ArrayList<>();
-        for (String name : trainable) ordered.add(grads.get(name));
+        for (String name : trainable) ordered.add(pass.gradients().get(name));
         double norm = GradientClipping.clip(ordered, settings.gradientClip());
         step++;
-        adam.update(params, grads, step);
+        adam.update(params, pass.gradients(), step);
         ema.update(params);
-        return new StepReport(step, losses, norm, System.nanoTime() - t0, batch.slots().size());
+        return new StepReport(step, pass.losses(), norm, System.nanoTime() - t0, batch.slots().size());
+    }
+
+    /** A step's losses (the total first) and the total's gradients under the PyTorch names, before clipping. */
+    record Pass(Map<String, Double> losses, Map<String, INDArray> gradients) {}
+
+    /** The forward and backward pass of the next step on a batch; the gradients are the engine's buffers. */
+    Pass pass(TrainingBatch batch) {
+        DataType type = model.dataType();
+        INDArray xt = batch.xt().castTo(type), t = batch.t().castTo(type), v = batch.v().castTo(type);
+        INDArray y = model.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray());
+        SiTEngine.Outputs out = engine.forward(xt, t, y);
+
+        Losses.ValueAndGradient flow = Losses.meanSquare(settings.prediction().velocity(out.out().orElseThrow(), xt, t), v);
+        double auxWeight = auxiliaryWeight(step);
+        Map<String, Double> losses = new LinkedHashMap<>();
+        losses.put(LOSS, flow.value());
+        losses.put(LOSS_FLOW, flow.value());
+        Optional<INDArray> dAlign = Optional.empty();
+        Map<Integer, INDArray> dProjections = Map.of();
+        if (objective instanceof Objective.VaeAlign a) {
+            Losses.ValueAndGradient align = Losses.maskedMeanSquare(out.align().orElseThrow(), v, t, a.window());
+            losses.put(LOSS_ALIGN, align.value());
+            losses.put(LOSS, flow.value() + auxWeight * align.value());
+            dAlign = Optional.of(align.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.GuidedFeatures g) {
+            INDArray target = step < g.stopStep() ? targets.targets(batch).castTo(type)
+                    : Nd4j.zeros(type, batch.slots().size(), model.config().tokens(), model.projectors().get(0).outDim());
+            Losses.ValueAndGradient guided = Losses.maskedMeanSquare(out.projections().get(0), target, t, g.window());
+            losses.put(LOSS_GUIDED, guided.value());
+            losses.put(LOSS, flow.value() + auxWeight * guided.value());
+            dProjections = Map.of(0, guided.gradient().muli(auxWeight));
+        }
+        for (Map.Entry<String, Double> e : losses.entrySet()) {
+            if (!Double.isFinite(e.getValue())) throw new NonFiniteLossException(step + 1, e.getKey(), e.getValue());
+        }
+        Map<String, INDArray> grads = engine.backward(
+                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign);
+        return new Pass(losses, grads);
     }
 
     private double auxiliaryWeight(long s) {

@@ -50,8 +50,7 @@ public record TrainingBatch(long step, List<TrainingPlan.Slot> slots, INDArray x
      * so the slots given a cached target are exactly the slots the loss counts.
      */
     public int[] slotsInside(TimeWindow window) {
-        float low = (float) window.low(), high = (float) window.high();
-        return java.util.stream.IntStream.range(0, slots.size())
-                .filter(i -> t.getFloat(i) >= low && t.getFloat(i) <= high).toArray();
+        INDArray inside = window.indicator(t);
+        return java.util.stream.IntStream.range(0, slots.size()).filter(i -> inside.getFloat(i) == 1f).toArray();
     }
 }

@@ -2,9 +2,12 @@ package org.transcend.model.train;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.flow.Losses;
 import org.transcend.model.flow.Prediction;
 import org.transcend.model.flow.TimeDistribution;
 import org.transcend.model.flow.TimeWindow;
@@ -13,6 +16,7 @@ import org.transcend.model.sit.AlignHead;
 import org.transcend.model.sit.ProjectorHead;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.sit.SiTConfig;
+import org.transcend.model.sit.SiTOutputs;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -130,5 +134,63 @@ class SiTTrainerTest {
         assertEquals(flow1 + 0.5 * guided1, s1.losses().get(SiTTrainer.LOSS), 1e-5 * Math.abs(flow1 + guided1));
         assertTrue(s2.losses().get(SiTTrainer.LOSS_GUIDED) > 0);
         assertEquals(s3.losses().get(SiTTrainer.LOSS_FLOW), s3.losses().get(SiTTrainer.LOSS), 0.0);
+    }
+
+    /** A float64 network whose every tensor is random, so no gradient hides behind a zero-initialised layer. */
+    private static SiT randomised(List<ProjectorHead> projectors, Optional<AlignHead> align, long seed) {
+        SiT sit = SiT.initialise(TINY, projectors, align, DataType.DOUBLE, seed);
+        Nd4j.getRandom().setSeed(seed);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
+        sit.loadStateDict(weights);
+        return sit;
+    }
+
+    @Test
+    void aStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
+        LatentData d = data(16, 5);
+        TrainingPlan p = plan(16, 8);
+        TrainingBatch batch = TrainingBatch.of(p, d, 0);
+        TimeWindow window = new TimeWindow(0.1, 0.5);
+        int inside = batch.slotsInside(window).length;
+        assertTrue(inside > 0 && inside < 8, "the batch must have samples on both sides of the window, has " + inside + " inside");
+        INDArray fixedTarget = Nd4j.randn(DataType.DOUBLE, 8, TINY.tokens(), 24);
+
+        for (Prediction prediction : Prediction.values()) {
+            for (boolean align : new boolean[]{true, false}) {
+                SiT sit = align ? randomised(List.of(), Optional.of(new AlignHead(2, 40)), 31)
+                        : randomised(List.of(new ProjectorHead(1, 48, 24)), Optional.empty(), 32);
+                Objective objective = align ? new Objective.VaeAlign(2, window, 0.5)
+                        : new Objective.GuidedFeatures(1, window, 0.5, 10);
+                TrainerSettings s = new TrainerSettings(new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, 0.99, prediction, 5, 2);
+                SiTTrainer.Pass pass = new SiTTrainer(sit, p, d, s, objective, b -> fixedTarget).pass(batch);
+
+                // the loss graph the trainer used to build, on the same network
+                SameDiff sd = SameDiff.create();
+                long[] image = {-1, TINY.inChannels(), TINY.inputSize(), TINY.inputSize()};
+                SDVariable xt = sd.placeHolder("x_t", DataType.DOUBLE, image), t = sd.placeHolder("t", DataType.DOUBLE, -1);
+                SDVariable v = sd.placeHolder("v", DataType.DOUBLE, image);
+                SiTOutputs o = sit.build(sd, xt, t, sd.placeHolder("y", DataType.DOUBLE, -1, TINY.labelRows()));
+                SDVariable tImage = org.transcend.model.flow.Path.perSample(t, 4);
+                SDVariable flow = Losses.meanSquare(prediction.velocity(o.out().orElseThrow(), xt, tImage), v);
+                SDVariable aux = align ? Losses.maskedMeanSquare(o.align().orElseThrow(), v, tImage, window)
+                        : Losses.maskedMeanSquare(o.projections().get(0), sd.constant(fixedTarget), org.transcend.model.flow.Path.perSample(t, 3), window);
+                SDVariable total = flow.add(aux.mul(0.5));
+                sd.setLossVariables(total);
+                Map<String, INDArray> feed = Map.of("x_t", batch.xt().castTo(DataType.DOUBLE), "t", batch.t().castTo(DataType.DOUBLE),
+                        "v", batch.v().castTo(DataType.DOUBLE),
+                        "y", sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
+                Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
+                double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
+
+                String what = prediction + (align ? " with VAE alignment" : " with guided features");
+                assertEquals(expectedTotal, pass.losses().get(SiTTrainer.LOSS), 1e-12 * expectedTotal, what + ": total loss");
+                for (String name : sit.trainableNames()) {
+                    double err = pass.gradients().get(name).sub(expected.get(name)).norm2Number().doubleValue()
+                            / expected.get(name).norm2Number().doubleValue();
+                    assertTrue(err < 1e-9, what + ": gradient of " + name + " relative error " + err);
+                }
+            }
+        }
     }
 }

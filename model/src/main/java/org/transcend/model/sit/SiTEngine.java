@@ -1,0 +1,670 @@
+package org.transcend.model.sit;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
+import org.nd4j.linalg.factory.Broadcast;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.VelocityModel;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The same network as {@link SiT#build}, forward and backward written out by hand on buffers allocated once per
+ * batch size, because SameDiff spends most of a training step outside its matrix products.
+ *
+ * <p>Every Linear is one {@code Nd4j.gemm} on rows [N·T, in] into a preallocated output; attention is a batched
+ * matmul per (sample, head); per-sample adaLN shifts, scales and gates are broadcasts along axes (0, 2) of
+ * [N, T, D] views; row means and bias gradients are products with vectors of ones. The engine computes with the
+ * {@link SiT}'s live tensors, so an optimiser step on them is seen by the next pass. It keeps state between
+ * {@link #forward} and {@link #backward} and is not safe for concurrent use.
+ */
+public final class SiTEngine {
+
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
+    private static final double GELU_CUBIC = 0.044715;
+
+    /**
+     * What one forward pass produced, as views into the engine's buffers: valid until its next forward pass.
+     *
+     * @param c           conditioning c [N, D]
+     * @param blocks      the residual stream after each computed block [N, T, D]
+     * @param out         the network output [N, C, H, W]; empty when the pass stopped before the last block
+     * @param projections each projector head's output [N, T, outDim]; empty when heads were not computed
+     * @param align       the align head's output [N, C, H, W], when there is one and heads were computed
+     */
+    public record Outputs(INDArray c, List<INDArray> blocks, Optional<INDArray> out, List<INDArray> projections,
+                          Optional<INDArray> align) {
+
+        /** The residual stream after block k (1-indexed). */
+        public INDArray block(int k) {
+            if (k < 1 || k > blocks.size()) {
+                throw new IllegalArgumentException("block " + k + " was not computed; computed blocks are 1 to " + blocks.size());
+            }
+            return blocks.get(k - 1);
+        }
+    }
+
+    private final SiT sit;
+    private final SiTConfig config;
+    private final DataType type;
+    private final int d;
+    private final int tokens;
+    private final INDArray frequencies;
+    private final Map<String, INDArray> gradients = new LinkedHashMap<>();
+    private final Map<Long, INDArray> onesRows = new HashMap<>();
+    private final Map<Long, Map<String, INDArray>> workspaces = new HashMap<>();
+
+    /** Buffers of the current batch size, by name. */
+    private Map<String, INDArray> ws;
+    private int n;
+    /** Whether the last forward pass kept every activation, ran the whole network and its heads (what backward needs). */
+    private boolean backwardReady;
+    private INDArray labels;
+
+    public SiTEngine(SiT sit) {
+        this.sit = sit;
+        this.config = sit.config();
+        this.type = sit.dataType();
+        this.d = config.hidden();
+        this.tokens = config.tokens();
+        this.frequencies = SiT.timestepFrequencies(type);
+        for (String name : sit.trainableNames()) {
+            gradients.put(name, Nd4j.zeros(type, sit.parameter(name).shape()));
+        }
+    }
+
+    public SiT model() {
+        return sit;
+    }
+
+    /** The whole network with its heads, keeping what {@link #backward} needs. */
+    public Outputs forward(INDArray x, INDArray t, INDArray y) {
+        return forward(x, t, y, config.depth(), true, true);
+    }
+
+    /**
+     * Runs the network on x [N, C, H, W], t [N] and one-hot labels y [N, numClasses + 1] (see {@link SiT#oneHot}),
+     * through block {@code lastBlock} (the final layer only when it is the last block), with the heads when
+     * {@code heads} is set. With {@code forBackward} every activation is kept for {@link #backward}, which needs
+     * the whole network and its heads; without it blocks share their scratch buffers (inference).
+     */
+    public Outputs forward(INDArray x, INDArray t, INDArray y, int lastBlock, boolean heads, boolean forBackward) {
+        if (lastBlock < 1 || lastBlock > config.depth()) {
+            throw new IllegalArgumentException("lastBlock " + lastBlock + " lies outside 1 to depth " + config.depth());
+        }
+        long[] xShape = {x.size(0), config.inChannels(), config.inputSize(), config.inputSize()};
+        if (!Arrays.equals(x.shape(), xShape) || t.length() != x.size(0)
+                || !Arrays.equals(y.shape(), new long[]{x.size(0), config.labelRows()})) {
+            throw new IllegalArgumentException("inputs x " + Arrays.toString(x.shape()) + ", t " + Arrays.toString(t.shape())
+                    + ", y " + Arrays.toString(y.shape()) + " do not fit; accepted: x " + Arrays.toString(xShape)
+                    + ", t [N], y [N, " + config.labelRows() + "]");
+        }
+        if (heads) {
+            for (ProjectorHead h : sit.projectors()) needsBlock(lastBlock, "projector", h.block());
+            sit.alignHead().ifPresent(h -> needsBlock(lastBlock, "align head", h.block()));
+        }
+        n = Math.toIntExact(x.size(0));
+        ws = workspaces.computeIfAbsent((long) n, k -> new HashMap<>());
+        backwardReady = forBackward && heads && lastBlock == config.depth();
+        labels = buf("y", n, config.labelRows()).assign(y.castTo(type));
+        long m = (long) n * tokens;
+
+        INDArray patches = buf("patches", m, patchInputs());
+        patches.reshape(n, config.grid(), config.grid(), config.inChannels(), config.patchSize(), config.patchSize())
+                .assign(x.castTo(type).reshape(n, config.inChannels(), config.grid(), config.patchSize(), config.grid(), config.patchSize())
+                        .permute(0, 2, 4, 1, 3, 5));
+        INDArray h = buf("h0", m, d);
+        linear(patches, patchWeight(sit::parameter), sit.parameter("x_embedder.proj.bias"), h);
+        h.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
+
+        INDArray c = conditioning(t.castTo(type).reshape(n, 1));
+        INDArray siluC = buf("silu_c", n, d).assign(c);
+        silu(siluC, buf("sigmoid_c", n, d));
+
+        List<INDArray> blocks = new ArrayList<>();
+        for (int i = 0; i < lastBlock; i++) {
+            INDArray next = buf("h" + (i + 1), m, d);
+            block(i, h, siluC, next, forBackward ? "b" + i + "." : "b.");
+            blocks.add(next.reshape(n, tokens, d));
+            h = next;
+        }
+        Optional<INDArray> out = Optional.empty();
+        if (lastBlock == config.depth()) {
+            out = Optional.of(finalLayer(h, siluC));
+        }
+        List<INDArray> projections = new ArrayList<>();
+        Optional<INDArray> align = Optional.empty();
+        if (heads) {
+            for (int j = 0; j < sit.projectors().size(); j++) {
+                ProjectorHead head = sit.projectors().get(j);
+                INDArray z = mlp3Forward("projectors." + j + ".", buf("h" + head.block(), m, d), head.hiddenDim(), head.outDim());
+                projections.add(z.reshape(n, tokens, head.outDim()));
+            }
+            if (sit.alignHead().isPresent()) {
+                align = Optional.of(alignForward());
+            }
+        }
+        return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+    }
+
+    /**
+     * The network as a sampler's {@link VelocityModel}: LONG labels become one-hot rows and the output becomes
+     * v̂ as {@code prediction} says. Each call returns a fresh array.
+     */
+    public VelocityModel velocityModel(Prediction prediction) {
+        return (x, t, classes) -> {
+            INDArray out = forward(x, t, sit.oneHot(classes.toLongVector()), config.depth(), false, false).out().orElseThrow();
+            return prediction == Prediction.VELOCITY ? out.dup() : prediction.velocity(out, x.castTo(type), t);
+        };
+    }
+
+    private static void needsBlock(int lastBlock, String head, int block) {
+        if (block > lastBlock) {
+            throw new IllegalArgumentException("the " + head + " reads block " + block + " but the pass stops at block "
+                    + lastBlock + "; run without heads or further");
+        }
+    }
+
+    /**
+     * Gradients of a scalar loss with respect to every trainable tensor, given the loss's gradients with respect
+     * to the last forward pass's outputs: the network output, projector head j's output (by head index) and the
+     * align head's output, each optional (absent counts as zero). Returns the engine's gradient buffers under the
+     * PyTorch names, overwritten by the next call.
+     */
+    public Map<String, INDArray> backward(Optional<INDArray> dOut, Map<Integer, INDArray> dProjections, Optional<INDArray> dAlign) {
+        if (!backwardReady) {
+            throw new IllegalStateException("backward needs a forward pass over the whole network with its heads and forBackward set");
+        }
+        long m = (long) n * tokens;
+        INDArray siluC = buf("silu_c", n, d);
+        INDArray dSiluC = buf("d_silu_c", n, d).assign(0);
+        INDArray dh = buf("dh", m, d).assign(0);
+
+        if (dOut.isPresent()) {
+            finalLayerBackward(dOut.get(), siluC, dSiluC, dh);
+        } else {
+            zeroGradients("final_layer.");
+        }
+        for (int i = config.depth() - 1; i >= 0; i--) {
+            int k = i + 1; // dh is now the gradient of the residual stream after block k
+            for (int j = 0; j < sit.projectors().size(); j++) {
+                ProjectorHead head = sit.projectors().get(j);
+                if (head.block() != k) continue;
+                INDArray dz = dProjections.get(j);
+                if (dz == null) {
+                    zeroGradients("projectors." + j + ".");
+                } else {
+                    mlp3Backward("projectors." + j + ".", buf("h" + k, m, d), head.hiddenDim(), head.outDim(),
+                            dz.castTo(type).reshape(m, head.outDim()), dh);
+                }
+            }
+            if (sit.alignHead().isPresent() && sit.alignHead().get().block() == k) {
+                if (dAlign.isPresent()) {
+                    alignBackward(dAlign.get(), dh);
+                } else {
+                    zeroGradients("align_head.");
+                }
+            }
+            blockBackward(i, siluC, dSiluC, dh);
+        }
+        linearBackward(dh, buf("patches", m, patchInputs()), patchWeight(sit::parameter),
+                patchWeight(gradients::get), gradients.get("x_embedder.proj.bias"), null);
+        conditioningBackward(dSiluC);
+        return gradients;
+    }
+
+    // ---------------------------------------------------------------- embeddings and conditioning
+
+    private long patchInputs() {
+        return (long) config.inChannels() * config.patchSize() * config.patchSize();
+    }
+
+    /** The patch-embedding conv weight [D, C, p, p] seen as a Linear weight [D, C·p·p]. */
+    private INDArray patchWeight(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply("x_embedder.proj.weight").reshape(d, patchInputs());
+    }
+
+    /** c = MLP(sin-cos(t)) + y·table, keeping the timestep MLP's activations. */
+    private INDArray conditioning(INDArray t) {
+        int half = SiT.FREQUENCY_EMBEDDING / 2;
+        INDArray args = buf("t_args", n, half);
+        Nd4j.gemm(t, frequencies, args, false, false, 1.0, 0.0);
+        INDArray freq = buf("t_freq", n, SiT.FREQUENCY_EMBEDDING);
+        freq.get(NDArrayIndex.all(), NDArrayIndex.interval(0, half)).assign(Transforms.cos(args, true));
+        freq.get(NDArrayIndex.all(), NDArrayIndex.interval(half, 2 * half)).assign(Transforms.sin(args, true));
+        INDArray pre = buf("t_pre", n, d);
+        linear(freq, sit.parameter("t_embedder.mlp.0.weight"), sit.parameter("t_embedder.mlp.0.bias"), pre);
+        INDArray hidden = buf("t_hidden", n, d).assign(pre);
+        silu(hidden, buf("t_sigmoid", n, d));
+        INDArray c = buf("c", n, d);
+        linear(hidden, sit.parameter("t_embedder.mlp.2.weight"), sit.parameter("t_embedder.mlp.2.bias"), c);
+        Nd4j.gemm(labels, sit.parameter("y_embedder.embedding_table.weight"), c, false, false, 1.0, 1.0);
+        return c;
+    }
+
+    private void conditioningBackward(INDArray dSiluC) {
+        INDArray dc = buf("d_c", n, d).assign(dSiluC);
+        siluBackward(dc, buf("c", n, d), buf("sigmoid_c", n, d), buf("d_scratch_nd", n, d));
+        Nd4j.gemm(labels, dc, gradients.get("y_embedder.embedding_table.weight"), true, false, 1.0, 0.0);
+        INDArray dHidden = buf("d_t_hidden", n, d);
+        linearBackward(dc, buf("t_hidden", n, d), sit.parameter("t_embedder.mlp.2.weight"),
+                gradients.get("t_embedder.mlp.2.weight"), gradients.get("t_embedder.mlp.2.bias"), dHidden);
+        siluBackward(dHidden, buf("t_pre", n, d), buf("t_sigmoid", n, d), buf("d_scratch_nd", n, d));
+        linearBackward(dHidden, buf("t_freq", n, SiT.FREQUENCY_EMBEDDING), sit.parameter("t_embedder.mlp.0.weight"),
+                gradients.get("t_embedder.mlp.0.weight"), gradients.get("t_embedder.mlp.0.bias"), null);
+    }
+
+    // ---------------------------------------------------------------- blocks
+
+    /** The adaLN chunks [N, D] of a modulation Linear: chunk j uses rows j·D to (j+1)·D of the weight. */
+    private void modulation(String prefix, INDArray siluC, INDArray[] chunks) {
+        INDArray w = sit.parameter(prefix + "adaLN_modulation.1.weight");
+        INDArray b = sit.parameter(prefix + "adaLN_modulation.1.bias");
+        for (int j = 0; j < chunks.length; j++) {
+            linear(siluC, rows(w, j), b.get(NDArrayIndex.interval((long) j * d, (long) (j + 1) * d)), chunks[j]);
+        }
+    }
+
+    private void modulationBackward(String prefix, INDArray siluC, INDArray[] dChunks, INDArray dSiluC) {
+        INDArray w = sit.parameter(prefix + "adaLN_modulation.1.weight");
+        INDArray dw = gradients.get(prefix + "adaLN_modulation.1.weight");
+        INDArray db = gradients.get(prefix + "adaLN_modulation.1.bias");
+        for (int j = 0; j < dChunks.length; j++) {
+            Nd4j.gemm(dChunks[j], siluC, rows(dw, j), true, false, 1.0, 0.0);
+            Nd4j.gemm(ones(n), dChunks[j], db.reshape(dChunks.length, d).get(NDArrayIndex.interval(j, j + 1), NDArrayIndex.all()),
+                    false, false, 1.0, 0.0);
+            Nd4j.gemm(dChunks[j], rows(w, j), dSiluC, false, false, 1.0, 1.0);
+        }
+    }
+
+    private INDArray rows(INDArray w, int chunk) {
+        return w.get(NDArrayIndex.interval((long) chunk * d, (long) (chunk + 1) * d), NDArrayIndex.all());
+    }
+
+    private INDArray[] chunks(String key, int count) {
+        INDArray[] c = new INDArray[count];
+        for (int j = 0; j < count; j++) c[j] = buf(key + j, n, d);
+        return c;
+    }
+
+    private void block(int i, INDArray h, INDArray siluC, INDArray next, String key) {
+        String prefix = "blocks." + i + ".";
+        long m = (long) n * tokens;
+        int f = config.mlpHidden();
+        INDArray[] mod = chunks(key + "mod", 6); // shift, scale, gate for attention, then for the MLP
+
+        modulation(prefix, siluC, mod);
+        INDArray xhat1 = buf(key + "xhat1", m, d);
+        layerNorm(h, xhat1, buf(key + "rstd1", m, 1), SiT.BLOCK_NORM_EPS);
+        INDArray a1 = buf(key + "a1", m, d);
+        modulate(xhat1, mod[0], onePlus(mod[1], buf(key + "scale1", n, d)), a1);
+        INDArray proj = buf(key + "proj", m, d);
+        attention(prefix, key, a1, proj);
+        INDArray mid = buf(key + "mid", m, d);
+        gate(h, mod[2], proj, mid);
+
+        INDArray xhat2 = buf(key + "xhat2", m, d);
+        layerNorm(mid, xhat2, buf(key + "rstd2", m, 1), SiT.BLOCK_NORM_EPS);
+        INDArray a2 = buf(key + "a2", m, d);
+        modulate(xhat2, mod[3], onePlus(mod[4], buf(key + "scale2", n, d)), a2);
+        INDArray f1 = buf(key + "fc1", m, f);
+        linear(a2, sit.parameter(prefix + "mlp.fc1.weight"), sit.parameter(prefix + "mlp.fc1.bias"), f1);
+        INDArray sig = buf(key + "gelu_sigmoid", m, f);
+        INDArray g = buf(key + "gelu", m, f);
+        geluTanh(f1, sig, g);
+        INDArray f2 = buf(key + "fc2", m, d);
+        linear(g, sit.parameter(prefix + "mlp.fc2.weight"), sit.parameter(prefix + "mlp.fc2.bias"), f2);
+        gate(mid, mod[5], f2, next);
+    }
+
+    /** dh holds the gradient of the block's output on entry and of its input on exit. */
+    private void blockBackward(int i, INDArray siluC, INDArray dSiluC, INDArray dh) {
+        String prefix = "blocks." + i + ".";
+        String key = "b" + i + ".";
+        long m = (long) n * tokens;
+        int f = config.mlpHidden();
+        INDArray[] mod = chunks(key + "mod", 6);
+        INDArray[] dMod = chunks("d_mod", 6);
+
+        // MLP branch: next = mid + gate·fc2(gelu(fc1(a2)))
+        INDArray dBranch = buf("d_branch", m, d);
+        gateBackward(dh, mod[5], buf(key + "fc2", m, d), dMod[5], dBranch);
+        INDArray dg = buf("d_gelu", m, f);
+        linearBackward(dBranch, buf(key + "gelu", m, f), sit.parameter(prefix + "mlp.fc2.weight"),
+                gradients.get(prefix + "mlp.fc2.weight"), gradients.get(prefix + "mlp.fc2.bias"), dg);
+        geluTanhBackward(dg, buf(key + "fc1", m, f), buf(key + "gelu_sigmoid", m, f), buf("d_scratch_mf", m, f),
+                buf("d_scratch_mf_b", m, f));
+        INDArray da = buf("d_a", m, d);
+        linearBackward(dg, buf(key + "a2", m, d), sit.parameter(prefix + "mlp.fc1.weight"),
+                gradients.get(prefix + "mlp.fc1.weight"), gradients.get(prefix + "mlp.fc1.bias"), da);
+        INDArray xhat2 = buf(key + "xhat2", m, d);
+        modulateBackward(da, xhat2, buf(key + "scale2", n, d), dMod[3], dMod[4]);
+        layerNormBackward(da, xhat2, buf(key + "rstd2", m, 1), dh);
+
+        // attention branch: mid = h + gate·proj(attention(a1))
+        gateBackward(dh, mod[2], buf(key + "proj", m, d), dMod[2], dBranch);
+        attentionBackward(prefix, key, dBranch, da);
+        INDArray xhat1 = buf(key + "xhat1", m, d);
+        modulateBackward(da, xhat1, buf(key + "scale1", n, d), dMod[0], dMod[1]);
+        layerNormBackward(da, xhat1, buf(key + "rstd1", m, 1), dh);
+
+        modulationBackward(prefix, siluC, dMod, dSiluC);
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    private void attention(String prefix, String key, INDArray a, INDArray out) {
+        long m = (long) n * tokens;
+        int heads = config.heads(), hd = config.headDim();
+        long batches = (long) n * heads;
+        INDArray qkv = buf("qkv", m, 3L * d);
+        linear(a, sit.parameter(prefix + "attn.qkv.weight"), sit.parameter(prefix + "attn.qkv.bias"), qkv);
+        INDArray split = buf(key + "qkv_heads", 3, batches, tokens, hd);
+        split.reshape(3, n, heads, tokens, hd).assign(qkv.reshape(n, tokens, 3, heads, hd).permute(2, 0, 3, 1, 4));
+        INDArray q = split.get(NDArrayIndex.point(0)), k = split.get(NDArrayIndex.point(1)), v = split.get(NDArrayIndex.point(2));
+        if (config.qkNorm()) {
+            long r = batches * tokens;
+            INDArray rows = split.reshape(3 * r, hd);
+            qkNorm(prefix + "attn.q_norm.", rows.get(NDArrayIndex.interval(0, r), NDArrayIndex.all()),
+                    buf(key + "q_hat", r, hd), buf(key + "q_rstd", r, 1));
+            qkNorm(prefix + "attn.k_norm.", rows.get(NDArrayIndex.interval(r, 2 * r), NDArrayIndex.all()),
+                    buf(key + "k_hat", r, hd), buf(key + "k_rstd", r, 1));
+        }
+        INDArray p = buf(key + "probs", batches, tokens, tokens);
+        Nd4j.matmul(q, k, p, false, true, false);
+        p.muli(Math.pow(hd, -0.5));
+        Nd4j.exec(new SoftMax(p, p, 2));
+        INDArray o = buf("attn_out", batches, tokens, hd);
+        Nd4j.matmul(p, v, o, false, false, false);
+        INDArray merged = buf(key + "attn_merged", m, d);
+        merged.reshape(n, tokens, heads, hd).assign(o.reshape(n, heads, tokens, hd).permute(0, 2, 1, 3));
+        linear(merged, sit.parameter(prefix + "attn.proj.weight"), sit.parameter(prefix + "attn.proj.bias"), out);
+    }
+
+    /** dOut [M, D] is the gradient of the attention output; dA receives the gradient of its input. */
+    private void attentionBackward(String prefix, String key, INDArray dOut, INDArray dA) {
+        long m = (long) n * tokens;
+        int heads = config.heads(), hd = config.headDim();
+        long batches = (long) n * heads;
+        INDArray dMerged = buf("d_merged", m, d);
+        linearBackward(dOut, buf(key + "attn_merged", m, d), sit.parameter(prefix + "attn.proj.weight"),
+                gradients.get(prefix + "attn.proj.weight"), gradients.get(prefix + "attn.proj.bias"), dMerged);
+        INDArray dO = buf("d_attn_out", batches, tokens, hd);
+        dO.reshape(n, heads, tokens, hd).assign(dMerged.reshape(n, tokens, heads, hd).permute(0, 2, 1, 3));
+        INDArray split = buf(key + "qkv_heads", 3, batches, tokens, hd);
+        INDArray q = split.get(NDArrayIndex.point(0)), k = split.get(NDArrayIndex.point(1)), v = split.get(NDArrayIndex.point(2));
+        INDArray dSplit = buf("d_qkv_heads", 3, batches, tokens, hd);
+        INDArray dq = dSplit.get(NDArrayIndex.point(0)), dk = dSplit.get(NDArrayIndex.point(1)), dv = dSplit.get(NDArrayIndex.point(2));
+        INDArray p = buf(key + "probs", batches, tokens, tokens);
+        Nd4j.matmul(p, dO, dv, true, false, false);
+        INDArray dp = buf("d_probs", batches, tokens, tokens);
+        Nd4j.matmul(dO, v, dp, false, true, false);
+        // softmax: dS = P ⊙ (dP − Σ_keys dP ⊙ P), then the score scale
+        INDArray prod = buf("d_probs_scratch", batches, tokens, tokens).assign(dp).muli(p);
+        INDArray rowSums = buf("d_probs_rows", batches * tokens, 1);
+        Nd4j.gemm(prod.reshape(batches * tokens, tokens), onesColumn(tokens), rowSums, false, false, 1.0, 0.0);
+        dp.reshape(batches * tokens, tokens).subiColumnVector(rowSums);
+        dp.muli(p).muli(Math.pow(hd, -0.5));
+        Nd4j.matmul(dp, k, dq, false, false, false);
+        Nd4j.matmul(dp, q, dk, true, false, false);
+        if (config.qkNorm()) {
+            long r = batches * tokens;
+            INDArray rows = dSplit.reshape(3 * r, hd);
+            qkNormBackward(prefix + "attn.q_norm.", rows.get(NDArrayIndex.interval(0, r), NDArrayIndex.all()),
+                    buf(key + "q_hat", r, hd), buf(key + "q_rstd", r, 1));
+            qkNormBackward(prefix + "attn.k_norm.", rows.get(NDArrayIndex.interval(r, 2 * r), NDArrayIndex.all()),
+                    buf(key + "k_hat", r, hd), buf(key + "k_rstd", r, 1));
+        }
+        INDArray dqkv = buf("d_qkv", m, 3L * d);
+        dqkv.reshape(n, tokens, 3, heads, hd).assign(dSplit.reshape(3, n, heads, tokens, hd).permute(1, 3, 0, 2, 4));
+        linearBackward(dqkv, buf(key + "a1", m, d), sit.parameter(prefix + "attn.qkv.weight"),
+                gradients.get(prefix + "attn.qkv.weight"), gradients.get(prefix + "attn.qkv.bias"), dA);
+    }
+
+    /** timm's QK-norm in place on the heads' query or key rows [N·H·T, hd]: LayerNorm over hd with weight and bias. */
+    private void qkNorm(String prefix, INDArray rows, INDArray xhat, INDArray rstd) {
+        layerNorm(rows, xhat, rstd, SiT.QK_NORM_EPS);
+        rows.assign(xhat).muliRowVector(sit.parameter(prefix + "weight")).addiRowVector(sit.parameter(prefix + "bias"));
+    }
+
+    /** rows hold the gradient of the normalised output on entry and of the raw input on exit. */
+    private void qkNormBackward(String prefix, INDArray rows, INDArray xhat, INDArray rstd) {
+        long r = xhat.size(0);
+        INDArray scratch = buf("d_qk_scratch", r, xhat.size(1));
+        Nd4j.gemm(ones(r), scratch.assign(rows).muli(xhat), gradients.get(prefix + "weight").reshape(1, xhat.size(1)), false, false, 1.0, 0.0);
+        Nd4j.gemm(ones(r), rows, gradients.get(prefix + "bias").reshape(1, xhat.size(1)), false, false, 1.0, 0.0);
+        INDArray dxhat = buf("d_qk_hat", r, xhat.size(1)).assign(rows).muliRowVector(sit.parameter(prefix + "weight"));
+        rows.assign(0);
+        layerNormBackward(dxhat, xhat, rstd, rows);
+    }
+
+    // ---------------------------------------------------------------- final layer and heads
+
+    private INDArray finalLayer(INDArray h, INDArray siluC) {
+        long m = (long) n * tokens;
+        INDArray[] mod = chunks("final.mod", 2); // shift, scale
+        modulation("final_layer.", siluC, mod);
+        INDArray xhat = buf("final.xhat", m, d);
+        layerNorm(h, xhat, buf("final.rstd", m, 1), SiT.BLOCK_NORM_EPS);
+        INDArray a = buf("final.a", m, d);
+        modulate(xhat, mod[0], onePlus(mod[1], buf("final.scale", n, d)), a);
+        INDArray patchesOut = buf("final.patches", m, config.patchValues());
+        linear(a, sit.parameter("final_layer.linear.weight"), sit.parameter("final_layer.linear.bias"), patchesOut);
+        return unpatchify(patchesOut, buf("out", n, config.inChannels(), config.inputSize(), config.inputSize()));
+    }
+
+    private void finalLayerBackward(INDArray dOut, INDArray siluC, INDArray dSiluC, INDArray dh) {
+        long m = (long) n * tokens;
+        INDArray dPatches = patchifyGradient(dOut, buf("d_final_patches", m, config.patchValues()));
+        INDArray da = buf("d_a", m, d);
+        linearBackward(dPatches, buf("final.a", m, d), sit.parameter("final_layer.linear.weight"),
+                gradients.get("final_layer.linear.weight"), gradients.get("final_layer.linear.bias"), da);
+        INDArray[] dMod = chunks("d_mod", 2);
+        INDArray xhat = buf("final.xhat", m, d);
+        modulateBackward(da, xhat, buf("final.scale", n, d), dMod[0], dMod[1]);
+        layerNormBackward(da, xhat, buf("final.rstd", m, 1), dh);
+        modulationBackward("final_layer.", siluC, dMod, dSiluC);
+    }
+
+    /** The reference's unpatchify: rows [N·T, p·p·C] with (i, j, c) order inside a patch → out [N, C, H, W]. */
+    private INDArray unpatchify(INDArray rows, INDArray out) {
+        int g = config.grid(), p = config.patchSize(), ch = config.inChannels();
+        out.reshape(n, ch, g, p, g, p).assign(rows.reshape(n, g, g, p, p, ch).permute(0, 5, 1, 3, 2, 4));
+        return out;
+    }
+
+    /** The inverse of {@link #unpatchify}, for gradients. */
+    private INDArray patchifyGradient(INDArray image, INDArray rows) {
+        int g = config.grid(), p = config.patchSize(), ch = config.inChannels();
+        rows.reshape(n, g, g, p, p, ch).assign(image.castTo(type).reshape(n, ch, g, p, g, p).permute(0, 2, 4, 3, 5, 1));
+        return rows;
+    }
+
+    /** REPA's build_mlp on rows: Linear → SiLU → Linear → SiLU → Linear, parameters {prefix}{0,2,4}. */
+    private INDArray mlp3Forward(String prefix, INDArray rows, int hidden, int outDim) {
+        long m = rows.size(0);
+        INDArray pre1 = buf(prefix + "pre0", m, hidden), act1 = buf(prefix + "act0", m, hidden);
+        linear(rows, sit.parameter(prefix + "0.weight"), sit.parameter(prefix + "0.bias"), pre1);
+        silu(act1.assign(pre1), buf(prefix + "sig0", m, hidden));
+        INDArray pre2 = buf(prefix + "pre2", m, hidden), act2 = buf(prefix + "act2", m, hidden);
+        linear(act1, sit.parameter(prefix + "2.weight"), sit.parameter(prefix + "2.bias"), pre2);
+        silu(act2.assign(pre2), buf(prefix + "sig2", m, hidden));
+        INDArray out = buf(prefix + "out", m, outDim);
+        linear(act2, sit.parameter(prefix + "4.weight"), sit.parameter(prefix + "4.bias"), out);
+        return out;
+    }
+
+    /** Adds the gradient with respect to {@code rows} to {@code dRows}. */
+    private void mlp3Backward(String prefix, INDArray rows, int hidden, int outDim, INDArray dOut, INDArray dRows) {
+        long m = rows.size(0);
+        INDArray d2 = buf("d_head_hidden", m, hidden), d1 = buf("d_head_hidden_b", m, hidden);
+        INDArray scratch = buf("d_head_scratch", m, hidden);
+        linearBackward(dOut, buf(prefix + "act2", m, hidden), sit.parameter(prefix + "4.weight"),
+                gradients.get(prefix + "4.weight"), gradients.get(prefix + "4.bias"), d2);
+        siluBackward(d2, buf(prefix + "pre2", m, hidden), buf(prefix + "sig2", m, hidden), scratch);
+        linearBackward(d2, buf(prefix + "act0", m, hidden), sit.parameter(prefix + "2.weight"),
+                gradients.get(prefix + "2.weight"), gradients.get(prefix + "2.bias"), d1);
+        siluBackward(d1, buf(prefix + "pre0", m, hidden), buf(prefix + "sig0", m, hidden), scratch);
+        INDArray dIn = buf("d_head_in", m, d);
+        linearBackward(d1, rows, sit.parameter(prefix + "0.weight"), gradients.get(prefix + "0.weight"),
+                gradients.get(prefix + "0.bias"), dIn);
+        dRows.addi(dIn);
+    }
+
+    private INDArray alignForward() {
+        AlignHead head = sit.alignHead().orElseThrow();
+        long m = (long) n * tokens;
+        INDArray z = mlp3Forward("align_head.", buf("h" + head.block(), m, d), head.hiddenDim(), d);
+        INDArray xhat = buf("align.xhat", m, d);
+        layerNorm(z, xhat, buf("align.rstd", m, 1), SiT.BLOCK_NORM_EPS);
+        INDArray patchesOut = buf("align.patches", m, config.patchValues());
+        linear(xhat, sit.parameter("align_head.out.weight"), sit.parameter("align_head.out.bias"), patchesOut);
+        return unpatchify(patchesOut, buf("align", n, config.inChannels(), config.inputSize(), config.inputSize()));
+    }
+
+    private void alignBackward(INDArray dAlign, INDArray dh) {
+        AlignHead head = sit.alignHead().orElseThrow();
+        long m = (long) n * tokens;
+        INDArray dPatches = patchifyGradient(dAlign, buf("d_align_patches", m, config.patchValues()));
+        INDArray dxhat = buf("d_align_hat", m, d);
+        INDArray xhat = buf("align.xhat", m, d);
+        linearBackward(dPatches, xhat, sit.parameter("align_head.out.weight"), gradients.get("align_head.out.weight"),
+                gradients.get("align_head.out.bias"), dxhat);
+        INDArray dz = buf("d_align_z", m, d).assign(0);
+        layerNormBackward(dxhat, xhat, buf("align.rstd", m, 1), dz);
+        mlp3Backward("align_head.", buf("h" + head.block(), m, d), head.hiddenDim(), d, dz, dh);
+    }
+
+    private void zeroGradients(String prefix) {
+        gradients.forEach((name, g) -> {
+            if (name.startsWith(prefix)) g.assign(0);
+        });
+    }
+
+    // ---------------------------------------------------------------- primitives on preallocated rows
+
+    /** out = x·Wᵀ + b with W in PyTorch layout [out, in]. */
+    private static void linear(INDArray x, INDArray w, INDArray b, INDArray out) {
+        Nd4j.gemm(x, w, out, false, true, 1.0, 0.0);
+        out.addiRowVector(b);
+    }
+
+    /** dW = dyᵀ·x, db = Σ_rows dy, and dx = dy·W when dx is given. */
+    private void linearBackward(INDArray dy, INDArray x, INDArray w, INDArray dw, INDArray db, INDArray dx) {
+        Nd4j.gemm(dy, x, dw, true, false, 1.0, 0.0);
+        Nd4j.gemm(ones(dy.size(0)), dy, db.reshape(1, db.length()), false, false, 1.0, 0.0);
+        if (dx != null) {
+            Nd4j.gemm(dy, w, dx, false, false, 1.0, 0.0);
+        }
+    }
+
+    /** LayerNorm without affine over the rows of x [R, W] into xhat, keeping 1/√(var + eps) [R, 1] for the backward. */
+    private void layerNorm(INDArray x, INDArray xhat, INDArray rstd, double eps) {
+        long r = x.size(0), w = x.size(1);
+        INDArray mean = buf("ln_mean_" + w, r, 1);
+        Nd4j.gemm(x, onesColumn(w), mean, false, false, 1.0 / w, 0.0);
+        xhat.assign(x).subiColumnVector(mean);
+        INDArray square = buf("ln_square_" + w, r, w).assign(xhat).muli(xhat);
+        Nd4j.gemm(square, onesColumn(w), rstd, false, false, 1.0 / w, 0.0);
+        Transforms.sqrt(rstd.addi(eps), false).rdivi(1.0);
+        xhat.muliColumnVector(rstd);
+    }
+
+    /** Adds to dx the gradient through LayerNorm: rstd·(dxhat − mean(dxhat) − xhat·mean(dxhat·xhat)); dxhat is consumed. */
+    private void layerNormBackward(INDArray dxhat, INDArray xhat, INDArray rstd, INDArray dx) {
+        long r = xhat.size(0), w = xhat.size(1);
+        INDArray meanD = buf("ln_mean_d_" + w, r, 1), meanDx = buf("ln_mean_dx_" + w, r, 1);
+        INDArray scratch = buf("ln_square_" + w, r, w);
+        Nd4j.gemm(dxhat, onesColumn(w), meanD, false, false, 1.0 / w, 0.0);
+        Nd4j.gemm(scratch.assign(dxhat).muli(xhat), onesColumn(w), meanDx, false, false, 1.0 / w, 0.0);
+        dxhat.subiColumnVector(meanD).subi(scratch.assign(xhat).muliColumnVector(meanDx)).muliColumnVector(rstd);
+        dx.addi(dxhat);
+    }
+
+    /** scale + 1 into {@code onePlus}. */
+    private static INDArray onePlus(INDArray scale, INDArray onePlus) {
+        return onePlus.assign(scale).addi(1.0);
+    }
+
+    /** a = xhat·(1 + scale) + shift per sample, on rows [N·T, D] with shift and 1 + scale [N, D]. */
+    private void modulate(INDArray xhat, INDArray shift, INDArray onePlusScale, INDArray a) {
+        INDArray a3 = a.reshape(n, tokens, d);
+        Broadcast.mul(xhat.reshape(n, tokens, d), onePlusScale, a3, 0, 2);
+        Broadcast.add(a3, shift, a3, 0, 2);
+    }
+
+    /** da holds the gradient of a on entry and of xhat on exit; the shift's and scale's gradients [N, D] are written. */
+    private void modulateBackward(INDArray da, INDArray xhat, INDArray onePlusScale, INDArray dShift, INDArray dScale) {
+        INDArray da3 = da.reshape(n, tokens, d);
+        da3.sum(dShift, 1);
+        INDArray scratch = buf("mod_scratch", (long) n * tokens, d).assign(da).muli(xhat);
+        scratch.reshape(n, tokens, d).sum(dScale, 1);
+        Broadcast.mul(da3, onePlusScale, da3, 0, 2);
+    }
+
+    /** next = h + gate·branch per sample. */
+    private void gate(INDArray h, INDArray gate, INDArray branch, INDArray next) {
+        INDArray next3 = next.reshape(n, tokens, d);
+        Broadcast.mul(branch.reshape(n, tokens, d), gate, next3, 0, 2);
+        next.addi(h);
+    }
+
+    /** From the gradient dNext of the gated sum: the gate's gradient [N, D] and the branch's gradient (dh passes through). */
+    private void gateBackward(INDArray dNext, INDArray gate, INDArray branch, INDArray dGate, INDArray dBranch) {
+        INDArray scratch = buf("mod_scratch", (long) n * tokens, d).assign(dNext).muli(branch);
+        scratch.reshape(n, tokens, d).sum(dGate, 1);
+        Broadcast.mul(dNext.reshape(n, tokens, d), gate, dBranch.reshape(n, tokens, d), 0, 2);
+    }
+
+    /** SiLU in place, x·σ(x), keeping σ(x). */
+    private static void silu(INDArray x, INDArray sigmoid) {
+        Nd4j.exec(new Sigmoid(x, sigmoid));
+        x.muli(sigmoid);
+    }
+
+    /** dy ← dy·σ(x)·(1 + x·(1 − σ(x))), the SiLU derivative at pre-activation x. */
+    private static void siluBackward(INDArray dy, INDArray x, INDArray sigmoid, INDArray scratch) {
+        dy.muli(scratch.assign(sigmoid).rsubi(1.0).muli(x).addi(1.0).muli(sigmoid));
+    }
+
+    /** GELU(tanh) as x·σ(2z), z = √(2/π)(x + 0.044715x³) (see {@link Layers#geluTanh}), keeping σ(2z). */
+    private static void geluTanh(INDArray x, INDArray sigmoid, INDArray out) {
+        out.assign(x).muli(x).muli(GELU_CUBIC).addi(1.0).muli(x).muli(2 * SQRT_2_OVER_PI);
+        Nd4j.exec(new Sigmoid(out, sigmoid));
+        out.assign(x).muli(sigmoid);
+    }
+
+    /** dy ← dy·(s + x·s·(1 − s)·2√(2/π)(1 + 3·0.044715x²)) with s = σ(2z). */
+    private static void geluTanhBackward(INDArray dy, INDArray x, INDArray sigmoid, INDArray scratch, INDArray oneMinus) {
+        scratch.assign(x).muli(x).muli(3 * GELU_CUBIC).addi(1.0).muli(2 * SQRT_2_OVER_PI).muli(x);
+        scratch.muli(oneMinus.assign(sigmoid).rsubi(1.0)).muli(sigmoid).addi(sigmoid);
+        dy.muli(scratch);
+    }
+
+    /** A row of ones [1, length]. */
+    private INDArray ones(long length) {
+        return onesRows.computeIfAbsent(length, k -> Nd4j.ones(type, 1, k));
+    }
+
+    /** A column of ones [length, 1]. */
+    private INDArray onesColumn(long length) {
+        return ones(length).reshape(length, 1);
+    }
+
+    /** The buffer of this batch size under a name and shape, allocated (zeroed) on first use. */
+    private INDArray buf(String key, long... shape) {
+        return ws.computeIfAbsent(key + Arrays.toString(shape), k -> Nd4j.create(type, shape));
+    }
+}

@@ -1,0 +1,180 @@
+package org.transcend.model.sit;
+
+import org.junit.jupiter.api.Test;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.Fixtures;
+import org.transcend.model.flow.Prediction;
+import org.transcend.model.flow.VelocityModel;
+import org.transcend.model.io.Safetensors;
+
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class SiTEngineTest {
+
+    static final SiTConfig TINY_QK = new SiTConfig(8, 2, 4, 32, 3, 2, 4.0, 10, true, 0.1);
+    static final SiTConfig TINY = new SiTConfig(8, 2, 4, 32, 3, 4, 4.0, 10, false, 0.1);
+
+    static double relativeError(INDArray actual, INDArray expected) {
+        INDArray e = expected.castTo(DataType.DOUBLE);
+        return actual.castTo(DataType.DOUBLE).sub(e).norm2Number().doubleValue() / e.norm2Number().doubleValue();
+    }
+
+    /** A network whose every tensor is random, so no gradient vanishes behind a zero-initialised layer. */
+    static SiT randomised(SiTConfig config, DataType type, long seed) {
+        SiT sit = SiT.initialise(config, List.of(new ProjectorHead(1, 48, 24)), Optional.of(new AlignHead(2, 40)), type, seed);
+        Nd4j.getRandom().setSeed(seed);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) {
+            INDArray w = weights.get(name);
+            w.assign(Nd4j.randn(type, w.shape()).muli(name.contains("norm") ? 0.3 : 0.2));
+            if (name.endsWith("norm.weight")) w.addi(1.0);
+        }
+        sit.loadStateDict(weights);
+        return sit;
+    }
+
+    static Map<String, INDArray> inputs(SiT sit, int n, long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        SiTConfig c = sit.config();
+        long[] labels = new long[n];
+        for (int i = 0; i < n; i++) labels[i] = (i * 7L) % (c.numClasses() + 1);
+        return Map.of("x", Nd4j.randn(sit.dataType(), n, c.inChannels(), c.inputSize(), c.inputSize()),
+                "t", Nd4j.rand(sit.dataType(), n), "y", sit.oneHot(labels));
+    }
+
+    static SiTOutputs build(SameDiff sd, SiT sit) {
+        SiTConfig c = sit.config();
+        return sit.build(sd, sd.placeHolder("x", sit.dataType(), -1, c.inChannels(), c.inputSize(), c.inputSize()),
+                sd.placeHolder("t", sit.dataType(), -1), sd.placeHolder("y", sit.dataType(), -1, c.labelRows()));
+    }
+
+    @Test
+    void forwardAgreesWithThePyTorchFixtureWithinOneInAHundredThousand() throws IOException {
+        Safetensors.Contents fixture = Safetensors.read(Fixtures.file("sit_tiny.safetensors"));
+        Map<String, INDArray> weights = new LinkedHashMap<>(fixture.tensors());
+        weights.keySet().removeIf(name -> name.startsWith("io."));
+        SiT sit = SiT.fromStateDict(weights, 4, false, OptionalInt.of(2), OptionalInt.empty());
+        SiTEngine engine = new SiTEngine(sit);
+        SiTEngine.Outputs o = engine.forward(fixture.require("io.x"), fixture.require("io.t"), sit.oneHot(fixture.require("io.y").toLongVector()));
+        Map<String, INDArray> got = new LinkedHashMap<>();
+        got.put("io.c", o.c());
+        for (int k = 1; k <= 4; k++) got.put("io.block" + k, o.block(k));
+        got.put("io.z0", o.projections().get(0));
+        got.put("io.out", o.out().orElseThrow());
+        for (Map.Entry<String, INDArray> e : got.entrySet()) {
+            INDArray expected = fixture.require(e.getKey());
+            assertArrayEquals(expected.shape(), e.getValue().shape(), e.getKey());
+            double err = relativeError(e.getValue(), expected);
+            assertTrue(err < 1e-5, e.getKey() + " relative error " + err);
+        }
+    }
+
+    @Test
+    void theVelocityModelGivesTheFixtureOutputForIntegerLabels() throws IOException {
+        Safetensors.Contents fixture = Safetensors.read(Fixtures.file("sit_tiny.safetensors"));
+        Map<String, INDArray> weights = new LinkedHashMap<>(fixture.tensors());
+        weights.keySet().removeIf(name -> name.startsWith("io."));
+        SiT sit = SiT.fromStateDict(weights, 4, false, OptionalInt.of(2), OptionalInt.empty());
+        VelocityModel model = new SiTEngine(sit).velocityModel(Prediction.VELOCITY);
+        INDArray v = model.velocity(fixture.require("io.x"), fixture.require("io.t"), fixture.require("io.y").castTo(DataType.LONG));
+        double err = relativeError(v, fixture.require("io.out"));
+        assertTrue(err < 1e-5, "velocity relative error " + err);
+        INDArray x = fixture.require("io.x"), t = fixture.require("io.t");
+        INDArray x0 = new SiTEngine(sit).velocityModel(Prediction.X0).velocity(x, t, fixture.require("io.y").castTo(DataType.LONG));
+        assertTrue(relativeError(x0, Prediction.X0.velocity(fixture.require("io.out"), x, t)) < 1e-5, "x0-prediction velocity");
+    }
+
+    @Test
+    void forwardAgreesWithTheSameDiffNetworkIncludingQkNormAndTheAlignHead() {
+        SiT sit = randomised(TINY_QK, DataType.FLOAT, 4);
+        Map<String, INDArray> in = inputs(sit, 3, 5);
+        SameDiff sd = SameDiff.create();
+        SiTOutputs ref = build(sd, sit);
+        Map<String, INDArray> expected = sd.output(in, ref.out().orElseThrow().name(), ref.projections().get(0).name(),
+                ref.align().orElseThrow().name(), ref.block(2).name());
+        SiTEngine.Outputs o = new SiTEngine(sit).forward(in.get("x"), in.get("t"), in.get("y"));
+        assertTrue(relativeError(o.out().orElseThrow(), expected.get(ref.out().orElseThrow().name())) < 1e-5, "out");
+        assertTrue(relativeError(o.projections().get(0), expected.get(ref.projections().get(0).name())) < 1e-5, "projection");
+        assertTrue(relativeError(o.align().orElseThrow(), expected.get(ref.align().orElseThrow().name())) < 1e-5, "align");
+        assertTrue(relativeError(o.block(2), expected.get(ref.block(2).name())) < 1e-5, "block 2");
+    }
+
+    @Test
+    void anInferencePassStoppingAtABlockGivesTheSameFeaturesAsATrainingPass() {
+        SiT sit = randomised(TINY, DataType.FLOAT, 6);
+        Map<String, INDArray> in = inputs(sit, 4, 7);
+        SiTEngine engine = new SiTEngine(sit);
+        INDArray full = engine.forward(in.get("x"), in.get("t"), in.get("y")).block(2).dup();
+        SiTEngine.Outputs partial = engine.forward(in.get("x"), in.get("t"), in.get("y"), 2, false, false);
+        assertEquals(full, partial.block(2));
+        assertTrue(partial.out().isEmpty());
+    }
+
+    @Test
+    void gradientsEqualSameDiffsInFloat64() {
+        for (SiTConfig config : List.of(TINY, TINY_QK)) {
+            SiT sit = randomised(config, DataType.DOUBLE, 8);
+            Map<String, INDArray> in = inputs(sit, 3, 9);
+            Nd4j.getRandom().setSeed(10);
+            SiTConfig c = sit.config();
+            INDArray rOut = Nd4j.randn(DataType.DOUBLE, 3, c.inChannels(), c.inputSize(), c.inputSize());
+            INDArray rProj = Nd4j.randn(DataType.DOUBLE, 3, c.tokens(), 24);
+            INDArray rAlign = Nd4j.randn(DataType.DOUBLE, 3, c.inChannels(), c.inputSize(), c.inputSize());
+
+            // the loss Σ out·R₁ + Σ proj·R₂ + Σ align·R₃ has the R's as its output gradients
+            SameDiff sd = SameDiff.create();
+            SiTOutputs o = build(sd, sit);
+            SDVariable loss = o.out().orElseThrow().mul(sd.constant(rOut)).sum()
+                    .add(o.projections().get(0).mul(sd.constant(rProj)).sum())
+                    .add(o.align().orElseThrow().mul(sd.constant(rAlign)).sum());
+            sd.setLossVariables(loss);
+            Map<String, INDArray> expected = sd.calculateGradients(in, sit.trainableNames());
+
+            SiTEngine engine = new SiTEngine(sit);
+            engine.forward(in.get("x"), in.get("t"), in.get("y"));
+            Map<String, INDArray> got = engine.backward(Optional.of(rOut), Map.of(0, rProj), Optional.of(rAlign));
+            for (String name : sit.trainableNames()) {
+                // the key norm's bias shifts every score of a query equally, which softmax ignores: its gradient is 0
+                double scale = name.endsWith("k_norm.bias") ? 1.0 : expected.get(name).norm2Number().doubleValue();
+                double err = got.get(name).sub(expected.get(name)).norm2Number().doubleValue() / scale;
+                assertTrue(err < 1e-9, "qkNorm " + config.qkNorm() + ": " + name + " gradient error " + err
+                        + " relative to " + scale);
+            }
+        }
+    }
+
+    @Test
+    void float32GradientsAgreeWithSameDiffWithinOneInTenThousand() {
+        SiT sit = randomised(TINY, DataType.FLOAT, 12);
+        Map<String, INDArray> in = inputs(sit, 4, 13);
+        Nd4j.getRandom().setSeed(14);
+        SiTConfig c = sit.config();
+        INDArray rOut = Nd4j.randn(DataType.FLOAT, 4, c.inChannels(), c.inputSize(), c.inputSize());
+        SameDiff sd = SameDiff.create();
+        SiTOutputs o = build(sd, sit);
+        sd.setLossVariables(o.out().orElseThrow().mul(sd.constant(rOut)).sum());
+        Map<String, INDArray> expected = sd.calculateGradients(in, sit.trainableNames().stream()
+                .filter(n -> !n.startsWith("projectors.") && !n.startsWith("align_head.")).toList());
+
+        SiTEngine engine = new SiTEngine(sit);
+        engine.forward(in.get("x"), in.get("t"), in.get("y"));
+        Map<String, INDArray> got = engine.backward(Optional.of(rOut), Map.of(), Optional.empty());
+        for (Map.Entry<String, INDArray> e : expected.entrySet()) {
+            double err = relativeError(got.get(e.getKey()), e.getValue());
+            assertTrue(err < 1e-4, e.getKey() + " gradient relative error " + err);
+        }
+        assertEquals(0.0, got.get("projectors.0.0.weight").amaxNumber().doubleValue(), "a head without a loss gets no gradient");
+        assertEquals(0.0, got.get("align_head.out.weight").amaxNumber().doubleValue(), "a head without a loss gets no gradient");
+    }
+}
