@@ -3,7 +3,12 @@ package org.transcend.pipelines;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.config.Catalog;
 import org.transcend.pipelines.steps.EvaluateStep;
+import org.transcend.pipelines.steps.EncodeLatentsStep;
 import org.transcend.pipelines.steps.ImportStep;
+import org.transcend.pipelines.steps.SampleStep;
+import org.transcend.pipelines.steps.TeacherTargetsStep;
+import org.transcend.pipelines.steps.TrainSiTStep;
+import org.transcend.pipelines.steps.TrainVaeStep;
 import org.transcend.pipelines.steps.TestSetStep;
 import org.transcend.pipelines.steps.TrainClassifierStep;
 
@@ -23,8 +28,52 @@ public final class Pipelines {
 
     static {
         ALL.put("import", new Entry("Import a dataset into the store.", s -> List.of(new ImportStep())));
+        ALL.put("latents", new Entry("Import, train the VAE (unless vae.weights) and encode the latents.", Pipelines::latents));
+        ALL.put("self-transcendence", new Entry("Warmup with VAE alignment, guided teacher features, the student, sampling and "
+                + "evaluation (METHOD.md).", Pipelines::selfTranscendence));
+        ALL.put("baseline", new Entry("Vanilla SiT on the same plan and budget as the student, sampled and evaluated.", Pipelines::baseline));
+        ALL.put("vae-align", new Entry("Stage (a) alone as the final model, sampled and evaluated.", Pipelines::vaeAlign));
         ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
+    }
+
+    /** Import, the VAE (trained here unless vae.weights is given) and the latents: what every recipe starts from. */
+    private static List<PipelineStage> latents(Settings s) {
+        List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
+        if (s.get(Catalog.VAE_WEIGHTS.key()).isBlank()) stages.add(new TrainVaeStep());
+        stages.add(new EncodeLatentsStep(s));
+        return stages;
+    }
+
+    /** Sampling the model of {@code modelStage}, then its distance to the training images. */
+    private static List<PipelineStage> sampleAndEvaluate(Settings s, String modelStage) {
+        List<PipelineStage> stages = new ArrayList<>(List.of(new SampleStep(modelStage, s)));
+        if (s.get(Catalog.EVAL_FEATURES.key()).equals("classifier")) stages.add(new TrainClassifierStep());
+        stages.add(new EvaluateStep(SampleStep.NAME, s));
+        return stages;
+    }
+
+    private static List<PipelineStage> selfTranscendence(Settings s) {
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.warmup());
+        if (s.get(Catalog.TEACHER_MODE.key()).equals("cached")) stages.add(new TeacherTargetsStep());
+        stages.add(TrainSiTStep.student(s));
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.STUDENT));
+        return stages;
+    }
+
+    private static List<PipelineStage> baseline(Settings s) {
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.baseline());
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.BASELINE));
+        return stages;
+    }
+
+    private static List<PipelineStage> vaeAlign(Settings s) {
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.warmup());
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.WARMUP));
+        return stages;
     }
 
     private static List<PipelineStage> evaluateTestSet(Settings s) {

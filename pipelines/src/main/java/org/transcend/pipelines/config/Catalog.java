@@ -88,6 +88,20 @@ public final class Catalog {
     public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
             "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
 
+    public static final Setting VAE_STEPS = add(Setting.integer("vae.steps", 3000, 0, Long.MAX_VALUE, "Steps of the small VAE trained when vae.weights is empty."));
+    public static final Setting VAE_BATCH = add(Setting.integer("vae.batch", 64, 1, 65536, "Batch size of VAE training."));
+    public static final Setting VAE_LR = add(Setting.real("vae.lr", 1e-3, 0, 1, "AdamW learning rate of VAE training."));
+    public static final Setting VAE_L1 = add(Setting.real("vae.l1", 0.0, 0, 1e6, "Weight of the L1 reconstruction term."));
+    public static final Setting VAE_L2 = add(Setting.real("vae.l2", 1.0, 0, 1e6, "Weight of the L2 reconstruction term."));
+    public static final Setting VAE_KL = add(Setting.real("vae.kl-weight", 1e-6, 0, 1e6, "Weight of the KL term."));
+    public static final Setting VAE_CHANNELS = add(Setting.integer("vae.channels", 32, 32, 1024, "Base channels of the small VAE (GroupNorm needs multiples of 32)."));
+    public static final Setting VAE_MULTIPLIERS = add(Setting.text("vae.multipliers", "1,2,2", "Channel multiplier per level; every level but the last halves the resolution."));
+    public static final Setting VAE_LATENT_CHANNELS = add(Setting.integer("vae.latent-channels", 4, 1, 64, "Latent channels."));
+    public static final Setting VAE_RESOLUTION = add(Setting.integer("vae.resolution", 32, 8, 1024, "Images are padded with black to this square size."));
+    public static final Setting VAE_HELD_OUT = add(Setting.integer("vae.held-out", 1000, 1, Long.MAX_VALUE, "Images (the last by id) held out for the reconstruction PSNR."));
+    public static final Setting VAE_CHECKPOINT_EVERY = add(Setting.integer("vae.checkpoint-every", 500, 1, Long.MAX_VALUE, "Steps between VAE checkpoints."));
+    public static final Setting ENCODE_GROUPS = add(Setting.integer("encode.groups", 16, 1, 100_000, "Parallel groups of images the encoder works through (does not change the latents)."));
+
     public static final Setting SAMPLE_METHOD = add(Setting.choice("sample.method", "sde", List.of("sde", "euler", "heun"),
             "sde: Euler-Maruyama (the paper's protocol); euler/heun: ODE."));
     public static final Setting SAMPLE_STEPS = add(Setting.integer("sample.steps", 250, 1, 100_000, "Sampler steps."));

@@ -21,6 +21,18 @@ public final class Handoffs {
         return begin.apply("Read " + name, AvroIO.read(type).from(pattern(dir, name)));
     }
 
+    /** Reads every record of a small handoff outside a pipeline (e.g. a stage's single metadata record). */
+    public static <T extends SpecificRecord> java.util.List<T> readAll(String dir, String name, Class<T> type) throws java.io.IOException {
+        java.util.List<T> out = new java.util.ArrayList<>();
+        for (String f : LocalCopies.list(pattern(dir, name))) {
+            try (org.apache.avro.file.DataFileReader<T> r = new org.apache.avro.file.DataFileReader<>(LocalCopies.fetch(f).toFile(),
+                    new org.apache.avro.specific.SpecificDatumReader<>(type))) {
+                r.forEach(out::add);
+            }
+        }
+        return out;
+    }
+
     public static String pattern(String dir, String name) {
         return dir + name + "-*.avro";
     }

@@ -1,0 +1,71 @@
+package org.transcend.pipelines.steps;
+
+import org.apache.avro.Schema;
+import org.apache.beam.sdk.Pipeline;
+import org.transcend.pipelines.BeamRuns;
+import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageContext;
+import org.transcend.pipelines.StageOutcome;
+import org.transcend.pipelines.config.Settings;
+import org.transcend.schemas.CheckpointMeta;
+import org.transcend.stages.importing.ImportImages;
+import org.transcend.stages.io.Handoffs;
+import org.transcend.stages.vae.TrainVae;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.transcend.pipelines.config.Catalog.*;
+
+/** Trains the small VAE on the imported images (only when the user gives no vae.weights). */
+public final class TrainVaeStep implements PipelineStage {
+
+    @Override
+    public String name() {
+        return SiTRuns.TRAIN_VAE;
+    }
+
+    @Override
+    public int version() {
+        return 1;
+    }
+
+    @Override
+    public Schema outputSchema() {
+        return CheckpointMeta.getClassSchema();
+    }
+
+    @Override
+    public List<String> settingKeys(Settings s) {
+        return List.of(VAE_STEPS.key(), VAE_BATCH.key(), VAE_LR.key(), VAE_L1.key(), VAE_L2.key(), VAE_KL.key(), VAE_CHANNELS.key(),
+                VAE_MULTIPLIERS.key(), VAE_LATENT_CHANNELS.key(), VAE_RESOLUTION.key(), VAE_HELD_OUT.key(), RUN_SEED.key());
+    }
+
+    @Override
+    public List<String> upstream() {
+        return List.of(ImportImages.STAGE);
+    }
+
+    static int channels(Settings s) {
+        return s.get(DATA_SOURCE.key()).equals("fashion-mnist") ? 1 : s.get(DATA_SOURCE.key()).equals("cifar10") ? 3 : s.getInt(DATA_CHANNELS.key());
+    }
+
+    @Override
+    public StageOutcome build(StageContext ctx) throws Exception {
+        Settings s = ctx.settings();
+        List<Integer> multipliers = Arrays.stream(s.get(VAE_MULTIPLIERS.key()).split(",")).map(String::trim).map(Integer::parseInt).toList();
+        TrainVae.Spec spec = new TrainVae.Spec(ctx.upstreamDir(ImportImages.STAGE), ctx.outputDir(), channels(s), s.getInt(VAE_RESOLUTION.key()),
+                s.getInt(VAE_CHANNELS.key()), multipliers, s.getInt(VAE_LATENT_CHANNELS.key()), s.getLong(VAE_STEPS.key()),
+                s.getInt(VAE_BATCH.key()), s.getDouble(VAE_LR.key()), s.getDouble(VAE_L1.key()), s.getDouble(VAE_L2.key()),
+                s.getDouble(VAE_KL.key()), s.getLong(VAE_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
+                s.getInt(VAE_HELD_OUT.key()), s.getLong(RUN_SEED.key()));
+        spec.config();
+        Pipeline p = Pipeline.create(ctx.options());
+        Handoffs.write(p.apply(new TrainVae(spec)), CheckpointMeta.class, ctx.outputDir(), "checkpoint-meta", 1);
+        Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, TrainVae.NAMESPACE));
+        CheckpointMeta meta = Handoffs.readAll(ctx.outputDir(), "checkpoint-meta", CheckpointMeta.class).get(0);
+        return new StageOutcome(counts, Map.of("psnr_db", meta.getMetrics().get("psnr_db")));
+    }
+}
