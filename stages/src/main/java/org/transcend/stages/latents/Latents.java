@@ -41,8 +41,8 @@ public final class Latents {
         int[] labels = new int[n];
         for (int i = 0; i < n; i++) {
             LatentRecord r = records.get(i);
-            System.arraycopy(Tensors.decode(r.getMean()).castTo(DataType.FLOAT).toFloatVector(), 0, mean, i * per, per);
-            System.arraycopy(Tensors.decode(r.getStd()).castTo(DataType.FLOAT).toFloatVector(), 0, std, i * per, per);
+            System.arraycopy(Tensors.decode(r.getMean()).castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, mean, i * per, per);
+            System.arraycopy(Tensors.decode(r.getStd()).castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, std, i * per, per);
             labels[i] = r.getLabel();
         }
         LatentStats stats = stats(artifactDir);

@@ -1,0 +1,127 @@
+package org.transcend.tests;
+
+import org.apache.beam.sdk.options.PipelineOptions;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.transcend.pipelines.Orchestrator;
+import org.transcend.pipelines.TestDatasets;
+import org.transcend.pipelines.config.Settings;
+import org.transcend.pipelines.store.ArtifactStore;
+import org.transcend.schemas.RunRecord;
+import org.transcend.schemas.StageRun;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The whole Self-Transcendence pipeline and its baseline on a tiny Fashion-MNIST slice, on the DirectRunner. */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SelfTranscendencePipelineTest {
+
+    @TempDir
+    static Path tmp;
+
+    static Path store;
+    static List<String> tiny;
+
+    private final PipelineOptions options = PipelineOptionsFactory.create();
+
+    @BeforeAll
+    static void data() throws Exception {
+        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 160, 0);
+        store = tmp.resolve("store");
+        tiny = List.of("data.path=" + fm, "vae.steps=4", "vae.batch=16", "vae.held-out=16", "vae.checkpoint-every=2",
+                "sit.hidden=32", "sit.depth=4", "sit.heads=2", "train.batch=16", "train.log-every=2", "train.checkpoint-every=2",
+                "warmup.steps=4", "warmup.block=2", "warmup.head-hidden=32", "teacher.block=3", "teacher.guidance=5",
+                "teacher.shard-steps=2", "student.steps=4", "student.block=2", "student.projector-hidden=32", "student.stop-step=3",
+                "sample.count=20", "sample.steps=4", "sample.method=euler", "sample.shards=2",
+                "eval.classifier-steps=5", "eval.classifier-batch=16", "encode.groups=4");
+    }
+
+    private Orchestrator orchestrator(String... extra) {
+        List<String> all = new ArrayList<>(tiny);
+        all.addAll(List.of(extra));
+        return new Orchestrator(new ArtifactStore(store.toString()), Settings.resolve(null, all), options,
+                new PrintStream(new ByteArrayOutputStream(), true));
+    }
+
+    private static Map<String, StageRun> byStage(RunRecord r) {
+        return r.getStages().stream().collect(Collectors.toMap(StageRun::getStage, s -> s));
+    }
+
+    @Test
+    @Order(1)
+    void theWholePipelineCommitsEveryArtifactWithTheRightCounts() throws Exception {
+        RunRecord run = orchestrator().run("self-transcendence", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertEquals(List.of("import-images", "train-vae", "encode-latents", "warmup-align", "teacher-targets", "train-student",
+                "sample", "train-classifier", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
+        for (StageRun st : run.getStages()) {
+            assertFalse(st.getHit(), st.getStage() + " should be built on a fresh store");
+            assertTrue(new ArtifactStore(store.toString()).committed(st.getStage(), st.getKey()).isPresent(), st.getStage() + " committed");
+        }
+        assertEquals(160L, s.get("import-images").getCounts().get("images"));
+        assertEquals(160L, s.get("encode-latents").getCounts().get("latents"));
+        assertEquals(4L, s.get("warmup-align").getCounts().get("steps"));
+        assertEquals(4L, s.get("train-student").getCounts().get("steps"));
+        assertEquals(20L, s.get("sample").getCounts().get("samples"));
+        // The guided term covers steps 0..2 (stop step 3); the teacher ran once per step that had a slot in the mask.
+        long passes = s.get("teacher-targets").getCounts().getOrDefault("teacher_forward_passes", 0L);
+        assertTrue(passes >= 1 && passes <= 3, "teacher passes " + passes);
+        assertTrue(s.get("teacher-targets").getCounts().get("targets") > 0, "targets kept");
+        Path sampleDir = store.resolve("sample").resolve(s.get("sample").getKey());
+        assertTrue(Files.size(sampleDir.resolve("grid.png")) > 100);
+        assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")), s.get("evaluate").getMetrics().toString());
+    }
+
+    @Test
+    @Order(2)
+    void aRerunIsAllCacheHits() throws Exception {
+        RunRecord run = orchestrator().run("self-transcendence", Set.of(), Set.of());
+        for (StageRun st : run.getStages()) assertTrue(st.getHit(), st.getStage() + " should be a hit");
+    }
+
+    @Test
+    @Order(3)
+    void changingTheStudentsWeightOrBlockReusesTheTeacherTargets() throws Exception {
+        RunRecord run = orchestrator("student.weight=0.25", "student.block=1").run("self-transcendence", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertTrue(s.get("teacher-targets").getHit());
+        assertTrue(s.get("warmup-align").getHit());
+        assertFalse(s.get("train-student").getHit());
+        assertEquals(0L, s.get("train-student").getCounts().getOrDefault("teacher_forward_passes", 0L), "the teacher ran");
+    }
+
+    @Test
+    @Order(4)
+    void theBaselineReusesTheImportTheVaeAndTheLatents() throws Exception {
+        RunRecord run = orchestrator().run("baseline", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertTrue(s.get("import-images").getHit());
+        assertTrue(s.get("train-vae").getHit());
+        assertTrue(s.get("encode-latents").getHit());
+        assertFalse(s.get("train-baseline").getHit());
+        assertTrue(s.get("train-classifier").getHit());
+    }
+
+    @Test
+    @Order(5)
+    void aSingleStageRerunsAloneFromTheStore() throws Exception {
+        RunRecord run = orchestrator("sample.count=10").run("self-transcendence", Set.of(), Set.of("sample"));
+        assertEquals(List.of("sample"), run.getStages().stream().map(StageRun::getStage).toList());
+        assertEquals(10L, run.getStages().get(0).getCounts().get("samples"));
+    }
+}
