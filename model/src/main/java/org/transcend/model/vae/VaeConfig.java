@@ -11,11 +11,14 @@ import java.util.List;
  *
  * @param resolution the image side the model is built for; it places {@code attentionResolutions} on levels
  *                   (the graph itself accepts any side divisible by the downsampling factor)
+ * @param normGroups the GroupNorm group count; latent diffusion's {@code Normalize} fixes it at {@link #GROUPS},
+ *                   smaller VAEs trained here may use fewer
  */
 public record VaeConfig(int inChannels, int outChannels, int resolution, int channels, List<Integer> channelMultipliers,
-                        int resBlocksPerLevel, List<Integer> attentionResolutions, int latentChannels, boolean doubleZ) {
+                        int resBlocksPerLevel, List<Integer> attentionResolutions, int latentChannels, boolean doubleZ,
+                        int normGroups) {
 
-    /** The GroupNorm group count, fixed by latent diffusion's {@code Normalize}. */
+    /** The GroupNorm group count of latent diffusion's {@code Normalize}. */
     public static final int GROUPS = 32;
     /** The GroupNorm epsilon of latent diffusion's {@code Normalize}. */
     public static final double NORM_EPS = 1e-6;
@@ -23,6 +26,13 @@ public record VaeConfig(int inChannels, int outChannels, int resolution, int cha
     public VaeConfig {
         channelMultipliers = List.copyOf(channelMultipliers);
         attentionResolutions = List.copyOf(attentionResolutions);
+    }
+
+    /** A configuration with latent diffusion's {@link #GROUPS} GroupNorm groups, as every SD-VAE file has. */
+    public VaeConfig(int inChannels, int outChannels, int resolution, int channels, List<Integer> channelMultipliers,
+                     int resBlocksPerLevel, List<Integer> attentionResolutions, int latentChannels, boolean doubleZ) {
+        this(inChannels, outChannels, resolution, channels, channelMultipliers, resBlocksPerLevel, attentionResolutions,
+                latentChannels, doubleZ, GROUPS);
     }
 
     /** The SD-VAE (kl-f8) of Stable Diffusion: 256-pixel RGB images to 32×32×4 latents. */
@@ -73,20 +83,21 @@ public record VaeConfig(int inChannels, int outChannels, int resolution, int cha
         requirePositive("channels", channels);
         requirePositive("resBlocksPerLevel", resBlocksPerLevel);
         requirePositive("latentChannels", latentChannels);
+        requirePositive("normGroups", normGroups);
         if (channelMultipliers.isEmpty()) {
             throw new IllegalArgumentException("channelMultipliers is empty; accepted: one positive multiplier per level, e.g. [1, 2, 4, 4]");
         }
         for (int level = 0; level < levels(); level++) {
             int m = channelMultipliers.get(level);
-            if (m <= 0 || (long) channels * m % GROUPS != 0) {
+            if (m <= 0 || (long) channels * m % normGroups != 0) {
                 throw new IllegalArgumentException("channelMultipliers[" + level + "] = " + m + " gives " + (long) channels * m
-                        + " channels at that level; accepted: a positive multiplier giving a multiple of " + GROUPS
-                        + " channels (GroupNorm has " + GROUPS + " groups)");
+                        + " channels at that level; accepted: a positive multiplier giving a multiple of " + normGroups
+                        + " channels (GroupNorm has " + normGroups + " groups)");
             }
         }
-        if (channels % GROUPS != 0) {
-            throw new IllegalArgumentException("channels = " + channels + "; accepted: a positive multiple of " + GROUPS
-                    + " (GroupNorm has " + GROUPS + " groups)");
+        if (channels % normGroups != 0) {
+            throw new IllegalArgumentException("channels = " + channels + "; accepted: a positive multiple of " + normGroups
+                    + " (GroupNorm has " + normGroups + " groups)");
         }
         if (resolution % downsamplingFactor() != 0) {
             throw new IllegalArgumentException("resolution = " + resolution + " is not divisible by the downsampling factor "

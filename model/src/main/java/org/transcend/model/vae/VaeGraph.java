@@ -156,7 +156,7 @@ public final class VaeGraph {
     private SDVariable norm(SDVariable x, String prefix) {
         SDVariable weight = parameter(prefix + ".weight");
         return GroupNorm.apply(x, weight, parameter(prefix + ".bias"), (int) weight.getShape()[0],
-                VaeConfig.GROUPS, VaeConfig.NORM_EPS);
+                config.normGroups(), VaeConfig.NORM_EPS);
     }
 
     private SDVariable silu(SDVariable x) {

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -45,5 +46,18 @@ class VaeConfigTest {
                 () -> new VaeConfig(1, 1, 32, 32, List.of(1, 2, 2), 1, List.of(), 4, false).validate());
         assertEquals("doubleZ = false; accepted: true (the KL autoencoder's encoder outputs the mean and log-variance of a "
                 + "diagonal Gaussian, 2 × latentChannels channels)", e.getMessage());
+    }
+
+    @Test
+    void acceptsFewerNormGroupsForANarrowVaeAndRunsIt() {
+        VaeConfig narrow = new VaeConfig(1, 1, 16, 16, List.of(1, 2), 1, List.of(), 4, true, 8).validate();
+        AutoencoderKL vae = AutoencoderKL.initialized(narrow, 3);
+        Posterior posterior = vae.encode(org.nd4j.linalg.factory.Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 1, 16, 16));
+        assertArrayEquals(new long[]{2, 4, 8, 8}, posterior.mean().shape());
+        assertArrayEquals(new long[]{2, 1, 16, 16}, vae.decode(posterior.mean()).shape());
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> new VaeConfig(1, 1, 16, 16, List.of(1, 2), 1, List.of(), 4, true).validate());
+        assertEquals("channelMultipliers[0] = 1 gives 16 channels at that level; accepted: a positive multiplier giving a "
+                + "multiple of 32 channels (GroupNorm has 32 groups)", e.getMessage());
     }
 }
