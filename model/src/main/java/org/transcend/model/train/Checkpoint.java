@@ -40,10 +40,12 @@ public record Checkpoint(Map<String, INDArray> weights, Map<String, INDArray> em
         return new Checkpoint(weights, ema, opt, Long.parseLong(step), c.metadata());
     }
 
-    /** The EMA weights under the plain parameter names (for sampling), or the raw weights when there is no EMA. */
+    /**
+     * The EMA weights under the plain parameter names (for sampling); tensors without an EMA (the fixed
+     * {@code pos_embed}) and checkpoints without any come from the raw weights.
+     */
     public Map<String, INDArray> emaWeights() {
-        if (ema.isEmpty()) return weights;
-        Map<String, INDArray> out = new LinkedHashMap<>();
+        Map<String, INDArray> out = new LinkedHashMap<>(weights);
         ema.forEach((k, a) -> out.put(k.substring(4), a));
         return out;
     }
