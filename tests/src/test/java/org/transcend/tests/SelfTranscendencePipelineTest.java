@@ -84,6 +84,9 @@ class SelfTranscendencePipelineTest {
         assertTrue(s.get("teacher-targets").getCounts().get("targets") > 0, "targets kept");
         Path sampleDir = store.resolve("sample").resolve(s.get("sample").getKey());
         assertTrue(Files.size(sampleDir.resolve("grid.png")) > 100);
+        var npz = org.transcend.stages.io.Npz.read(sampleDir.resolve("samples.npz"), "arr_0", "arr_1");
+        assertArrayEquals(new long[]{20, 28, 28, 1}, npz.get("arr_0").shape(), "ADM-style uint8 NHWC samples, cropped back to 28x28");
+        assertArrayEquals(new long[]{20}, npz.get("arr_1").shape());
         assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")), s.get("evaluate").getMetrics().toString());
     }
 

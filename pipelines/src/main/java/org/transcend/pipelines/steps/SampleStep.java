@@ -1,8 +1,6 @@
 package org.transcend.pipelines.steps;
 
 import org.apache.avro.Schema;
-import org.apache.avro.file.DataFileReader;
-import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.beam.sdk.Pipeline;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
@@ -13,6 +11,7 @@ import org.transcend.schemas.LatentStats;
 import org.transcend.schemas.SampleRecord;
 import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.io.LocalCopies;
+import org.transcend.stages.io.Npz;
 import org.transcend.stages.io.Tensors;
 import org.transcend.stages.latents.Latents;
 import org.transcend.stages.sampling.Images;
@@ -37,6 +36,7 @@ public final class SampleStep implements PipelineStage {
 
     public static final String NAME = "sample";
     public static final String GRID = "grid.png";
+    public static final String NPZ = "samples.npz";
 
     private final String modelStage;
     private final List<String> vaeUpstream;
@@ -93,20 +93,37 @@ public final class SampleStep implements PipelineStage {
         Pipeline p = Pipeline.create(ctx.options());
         Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
         Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);
-        writeGrid(ctx.outputDir(), shape.numClasses());
+        List<SampleRecord> samples = Handoffs.readAll(ctx.outputDir(), "samples", SampleRecord.class);
+        samples.sort(Comparator.comparingLong(SampleRecord::getIndex));
+        writeGrid(ctx.outputDir(), samples, shape.numClasses());
+        writeNpz(ctx.outputDir(), samples);
         return new StageOutcome(counts, Map.of());
     }
 
-    /** The first samples of each class, one class per row. */
-    static void writeGrid(String dir, int classes) throws Exception {
-        List<SampleRecord> first = new ArrayList<>();
-        for (String f : LocalCopies.list(Handoffs.pattern(dir, "samples"))) {
-            try (DataFileReader<SampleRecord> r = new DataFileReader<>(LocalCopies.fetch(f).toFile(), new SpecificDatumReader<>(SampleRecord.class))) {
-                for (SampleRecord rec : r) if (rec.getIndex() < classes * 10L) first.add(rec);
+    /**
+     * The ADM evaluator's sample batch: {@code arr_0} uint8 [N, H, W, C] and {@code arr_1} int64 labels, in index order.
+     * Built on the driver, so it suits evaluation-sized sets (one array holds at most 2 GiB).
+     */
+    static void writeNpz(String dir, List<SampleRecord> samples) throws Exception {
+        if (samples.isEmpty()) return;
+        long[] chw = Tensors.shape(samples.get(0).getPixels());
+        int c = (int) chw[0], h = (int) chw[1], w = (int) chw[2];
+        byte[] nhwc = new byte[Math.multiplyExact(samples.size(), c * h * w)];
+        long[] labels = new long[samples.size()];
+        for (int i = 0; i < samples.size(); i++) {
+            byte[] p = Tensors.bytes(samples.get(i).getPixels());
+            for (int ch = 0; ch < c; ch++) {
+                for (int k = 0; k < h * w; k++) nhwc[(i * h * w + k) * c + ch] = p[ch * h * w + k];
             }
+            labels[i] = samples.get(i).getLabel();
         }
+        Npz.write(dir + NPZ, Map.of("arr_0", Npz.Array.uint8(nhwc, samples.size(), h, w, c), "arr_1", Npz.Array.int64(labels)));
+    }
+
+    /** The first samples of each class, one class per row. */
+    static void writeGrid(String dir, List<SampleRecord> samples, int classes) throws Exception {
+        List<SampleRecord> first = samples.stream().filter(r -> r.getIndex() < classes * 10L).toList();
         if (first.isEmpty()) return;
-        first.sort(Comparator.comparingLong(SampleRecord::getIndex));
         int cols = (first.size() + classes - 1) / classes;
         long[] shape = Tensors.shape(first.get(0).getPixels());
         List<byte[]> cells = new ArrayList<>();
