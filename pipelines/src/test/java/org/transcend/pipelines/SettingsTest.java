@@ -38,6 +38,25 @@ class SettingsTest {
     }
 
     @Test
+    void everyBundledPresetResolvesAndThePaperPresetCarriesMethodSettings() {
+        for (String p : org.transcend.pipelines.config.Catalog.PRESETS) Settings.resolve(p, List.of());
+        Settings b2 = Settings.resolve("imagenet256-sit-b2", List.of());
+        assertEquals(768, b2.getInt("sit.hidden"));
+        assertEquals(8, b2.getInt("teacher.block"));
+        assertEquals(6, b2.getInt("student.block"));
+        assertEquals(30.0, b2.getDouble("teacher.guidance"));
+        assertEquals(100_000, b2.getLong("student.stop-step"));
+    }
+
+    @Test
+    void aGuidanceIntervalWithLowAboveHighIsRefused() {
+        ConfigException e = assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("sample.cfg-low=0.8", "sample.cfg-high=0.6")));
+        assertTrue(e.getMessage().contains("sample.cfg-low <= sample.cfg-high"), e.getMessage());
+        ConfigException d = assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("sit.depth=4", "teacher.block=8")));
+        assertTrue(d.getMessage().contains("teacher.block is 8; accepted: 1 to sit.depth (4)"), d.getMessage());
+    }
+
+    @Test
     void overridesWinOverThePreset() {
         Settings s = Settings.resolve("fmnist-quick", List.of("run.seed=7"));
         assertEquals(7, s.getLong("run.seed"));

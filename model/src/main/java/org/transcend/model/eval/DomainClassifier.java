@@ -194,6 +194,7 @@ public final class DomainClassifier implements FeatureNetwork {
         // Cross-entropy as −Σ onehot·log softmax, averaged over the batch: one-hot labels avoid gather's broken gradient.
         loss = labels.mul(sd.nn.logSoftmax(logits)).sum(1).mean().neg();
         sd.setLossVariables(loss);
+        org.transcend.model.train.GradientFunction.create(sd);
     }
 
     public Config config() {
