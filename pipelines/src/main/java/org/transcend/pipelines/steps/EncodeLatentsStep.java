@@ -87,9 +87,7 @@ public final class EncodeLatentsStep implements PipelineStage {
     }
 
     private static LatentStats stats(StageContext ctx, boolean sdVae) throws Exception {
-        // The scale is not yet known; read the means with scale 1 through the same loader training uses.
-        writeJson(ctx.outputDir() + Latents.STATS, ArtifactStore.toJson(new LatentStats(0L, List.of(), List.of(), 1.0, 0.0)));
-        LatentData d = Latents.load(ctx.outputDir());
+        LatentData d = Latents.posteriors(ctx.outputDir());
         long c = d.mean().size(1);
         List<Double> mean = new ArrayList<>(), std = new ArrayList<>();
         for (long ch = 0; ch < c; ch++) {

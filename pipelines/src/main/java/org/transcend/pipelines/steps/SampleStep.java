@@ -80,7 +80,7 @@ public final class SampleStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        SiTRuns.LatentShape shape = SiTRuns.LatentShape.of(latents);
+        Latents.Shape shape = Latents.shape(latents);
         LatentStats stats = Latents.stats(latents);
         int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
         int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;

@@ -1,11 +1,9 @@
 package org.transcend.pipelines.steps;
 
-import org.transcend.model.train.LatentData;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.stages.latents.Latents;
 import org.transcend.stages.training.SiTRun;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,18 +27,7 @@ final class SiTRuns {
         return keys;
     }
 
-    /** The latent grid and class count of an encode-latents artifact. */
-    record LatentShape(int channels, int size, int numClasses) {
-        static LatentShape of(String latentsDir) throws IOException {
-            LatentData d = Latents.load(latentsDir);
-            int classes = 0;
-            for (int l : d.labels()) classes = Math.max(classes, l + 1);
-            long[] s = d.sampleShape();
-            return new LatentShape((int) s[0], (int) s[1], classes);
-        }
-    }
-
-    static SiTRun of(Settings s, LatentShape shape, String objective, long steps, int auxBlock, int auxHidden, int auxDim,
+    static SiTRun of(Settings s, Latents.Shape shape, String objective, long steps, int auxBlock, int auxHidden, int auxDim,
                      double auxWeight, long stopStep) {
         return new SiTRun(shape.size(), s.getInt(SIT_PATCH.key()), shape.channels(), s.getInt(SIT_HIDDEN.key()),
                 s.getInt(SIT_DEPTH.key()), s.getInt(SIT_HEADS.key()), s.getDouble(SIT_MLP_RATIO.key()), shape.numClasses(),
@@ -53,20 +40,20 @@ final class SiTRuns {
     }
 
     /** Stage (a): SiT + VAE-align head on k_a. */
-    static SiTRun warmup(Settings s, LatentShape shape) {
+    static SiTRun warmup(Settings s, Latents.Shape shape) {
         return of(s, shape, "vae-align", s.getLong(WARMUP_STEPS.key()), s.getInt(WARMUP_BLOCK.key()), s.getInt(WARMUP_HEAD_HIDDEN.key()),
                 0, s.getDouble(WARMUP_WEIGHT.key()), Long.MAX_VALUE);
     }
 
     /** Stage (b): a new SiT, projector on k_s regressing the teacher's hidden-width features. */
-    static SiTRun student(Settings s, LatentShape shape) {
+    static SiTRun student(Settings s, Latents.Shape shape) {
         return of(s, shape, "guided", s.getLong(STUDENT_STEPS.key()), s.getInt(STUDENT_BLOCK.key()),
                 s.getInt(STUDENT_PROJECTOR_HIDDEN.key()), s.getInt(SIT_HIDDEN.key()), s.getDouble(STUDENT_WEIGHT.key()),
                 s.getLong(STUDENT_STOP_STEP.key()));
     }
 
     /** The vanilla baseline on the student's plan and budget. */
-    static SiTRun baseline(Settings s, LatentShape shape) {
+    static SiTRun baseline(Settings s, Latents.Shape shape) {
         return of(s, shape, "vanilla", s.getLong(STUDENT_STEPS.key()), 0, 0, 0, 0, Long.MAX_VALUE);
     }
 

@@ -10,6 +10,7 @@ import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.schemas.TeacherTarget;
+import org.transcend.stages.latents.Latents;
 import org.transcend.stages.teacher.CacheTeacherTargets;
 import org.transcend.stages.teacher.ExtractGuidedFeatures;
 import org.transcend.stages.training.SiTRun;
@@ -64,7 +65,7 @@ public final class TeacherTargetsStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        SiTRun student = SiTRuns.student(s, SiTRuns.LatentShape.of(latents));
+        SiTRun student = SiTRuns.student(s, Latents.shape(latents));
         long steps = SiTRuns.guidedSteps(s);
         long perShard = s.getLong(TEACHER_SHARD_STEPS.key());
         List<Long> shards = LongStream.range(0, (steps + perShard - 1) / perShard).boxed().toList();

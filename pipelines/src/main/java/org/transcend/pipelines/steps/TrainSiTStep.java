@@ -9,6 +9,7 @@ import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.schemas.CheckpointMeta;
 import org.transcend.stages.io.Handoffs;
+import org.transcend.stages.latents.Latents;
 import org.transcend.stages.teacher.TeacherSpec;
 import org.transcend.stages.training.SiTRun;
 import org.transcend.stages.training.TrainSiT;
@@ -97,7 +98,7 @@ public final class TrainSiTStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        SiTRuns.LatentShape shape = SiTRuns.LatentShape.of(latents);
+        Latents.Shape shape = Latents.shape(latents);
         SiTRun run;
         TrainSiT.Targets targets = null;
         switch (kind) {

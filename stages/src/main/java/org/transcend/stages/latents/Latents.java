@@ -1,6 +1,5 @@
 package org.transcend.stages.latents;
 
-import org.apache.avro.file.DataFileReader;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -9,13 +8,13 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.train.LatentData;
 import org.transcend.schemas.LatentRecord;
 import org.transcend.schemas.LatentStats;
+import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.io.LocalCopies;
 import org.transcend.stages.io.Tensors;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
@@ -26,15 +25,19 @@ public final class Latents {
     public static final String RECORDS = "latents";
     public static final String STATS = "latent-stats.json";
 
+    /** The latent grid [C, H, W] and the number of classes (largest label + 1), without decoding any tensor. */
+    public record Shape(int channels, int size, int numClasses) {}
+
+    /** The posteriors with the artifact's latent scale and shift. */
     public static LatentData load(String artifactDir) throws IOException {
-        List<LatentRecord> records = new ArrayList<>();
-        for (String f : LocalCopies.list(artifactDir + RECORDS + "-*.avro")) {
-            try (DataFileReader<LatentRecord> r = new DataFileReader<>(LocalCopies.fetch(f).toFile(), new SpecificDatumReader<>(LatentRecord.class))) {
-                for (LatentRecord rec : r) records.add(rec);
-            }
-        }
-        if (records.isEmpty()) throw new IllegalStateException("no latent records in " + artifactDir);
-        records.sort(Comparator.comparing(LatentRecord::getId));
+        LatentData raw = posteriors(artifactDir);
+        LatentStats stats = stats(artifactDir);
+        return new LatentData(raw.mean(), raw.std(), raw.labels(), stats.getScale(), stats.getShift());
+    }
+
+    /** The posteriors alone, with scale 1 and shift 0 (what the statistics are computed from). */
+    public static LatentData posteriors(String artifactDir) throws IOException {
+        List<LatentRecord> records = records(artifactDir);
         long[] shape = Tensors.shape(records.get(0).getMean());
         int n = records.size(), per = Math.toIntExact(shape[0] * shape[1] * shape[2]);
         float[] mean = new float[n * per], std = new float[n * per];
@@ -45,10 +48,23 @@ public final class Latents {
             System.arraycopy(Tensors.decode(r.getStd()).castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, std, i * per, per);
             labels[i] = r.getLabel();
         }
-        LatentStats stats = stats(artifactDir);
         long[] full = {n, shape[0], shape[1], shape[2]};
         INDArray m = Nd4j.create(mean, full, 'c'), s = Nd4j.create(std, full, 'c');
-        return new LatentData(m, s, labels, stats.getScale(), stats.getShift());
+        return new LatentData(m, s, labels, 1.0, 0.0);
+    }
+
+    public static Shape shape(String artifactDir) throws IOException {
+        List<LatentRecord> records = records(artifactDir);
+        long[] s = Tensors.shape(records.get(0).getMean());
+        int classes = records.stream().mapToInt(LatentRecord::getLabel).max().orElse(-1) + 1;
+        return new Shape((int) s[0], (int) s[1], classes);
+    }
+
+    private static List<LatentRecord> records(String artifactDir) throws IOException {
+        List<LatentRecord> records = Handoffs.readAll(artifactDir, RECORDS, LatentRecord.class);
+        if (records.isEmpty()) throw new IllegalStateException("no latent records in " + artifactDir);
+        records.sort(Comparator.comparing(LatentRecord::getId));
+        return records;
     }
 
     public static LatentStats stats(String artifactDir) throws IOException {

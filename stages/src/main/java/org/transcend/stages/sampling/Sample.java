@@ -15,7 +15,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.transcend.model.flow.Prediction;
 import org.transcend.model.sit.SiT;
-import org.transcend.model.sit.SiTVelocity;
+import org.transcend.model.flow.VelocityModel;
+import org.transcend.model.sit.SiTEngine;
 import org.transcend.model.train.Checkpoint;
 import org.transcend.model.vae.AutoencoderKL;
 import org.transcend.model.vae.VaeWeights;
@@ -55,7 +56,7 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
     static final class SampleFn extends DoFn<Integer, SampleRecord> {
         private final SampleSpec spec;
         private final Counter samples = Metrics.counter(NAMESPACE, "samples");
-        private transient SiTVelocity velocity;
+        private transient VelocityModel velocity;
         private transient SiT model;
         private transient AutoencoderKL vae;
 
@@ -67,7 +68,7 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
         public void setup() throws IOException {
             Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()));
             model = SiT.fromStateDict(c.emaWeights(), spec.heads(), spec.qkNorm(), optional(spec.projectorBlock()), optional(spec.alignBlock()));
-            velocity = new SiTVelocity(model, Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
+            velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
             vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution());
         }
 

@@ -22,10 +22,8 @@ import org.transcend.stages.teacher.CachedTargets;
 import org.transcend.stages.teacher.TeacherSpec;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -79,32 +77,23 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
             TrainingPlan plan = run.plan(data.size());
             SiT model = run.initialise();
             SiTTrainer trainer = new SiTTrainer(model, plan, data, run.trainerSettings(), run.objectiveRecord(), targetSource(model));
-            String checkpoints = spec.outputDir + "checkpoints/";
-            List<String> existing = LocalCopies.list(checkpoints + "step-*.safetensors");
-            if (!existing.isEmpty()) {
-                String newest = existing.get(existing.size() - 1);
-                trainer.restore(Checkpoint.load(LocalCopies.fetch(newest)));
-                System.out.printf("[%s] resuming from %s (step %d)%n", spec.stage, newest, trainer.completedSteps());
-            }
+            Checkpoints.newest(spec.outputDir).ifPresent(c -> {
+                trainer.restore(c);
+                System.out.printf("[%s] resuming from step %d%n", spec.stage, c.step());
+            });
             Path metricsLocal = LocalCopies.staging(spec.outputDir + METRICS_FILE);
             long before = trainer.completedSteps();
             try (Progress progress = new Progress(spec.stage, run.steps(), run.logEvery(), System.out, metricsLocal)) {
                 trainer.train(run.steps(), progress::report, c -> {
                     progress.flush();
-                    save(c, checkpoints + String.format("step-%09d.safetensors", c.step()));
+                    Checkpoints.save(c, Checkpoints.path(spec.outputDir, c.step()));
                 });
             }
             steps.inc(trainer.completedSteps() - before);
             LocalCopies.publish(metricsLocal, spec.outputDir + METRICS_FILE);
             Checkpoint last = trainer.checkpoint(metadata(run));
-            save(last, spec.outputDir + MODEL_FILE);
+            Checkpoints.save(last, spec.outputDir + MODEL_FILE);
             out.output(new CheckpointMeta("sit", configMap(run), last.step(), last.step() * run.batch(), MODEL_FILE, Map.of()));
-        }
-
-        private static void save(Checkpoint c, String path) throws IOException {
-            Path local = LocalCopies.staging(path);
-            c.save(local);
-            LocalCopies.publish(local, path);
         }
 
         private TargetSource targetSource(SiT model) throws IOException {

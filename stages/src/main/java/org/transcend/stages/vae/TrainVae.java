@@ -12,7 +12,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.transcend.model.io.Safetensors;
 import org.transcend.model.train.AdamW;
-import org.transcend.model.train.Checkpoint;
 import org.transcend.model.vae.AutoencoderKL;
 import org.transcend.model.vae.VaeConfig;
 import org.transcend.model.vae.VaeLoss;
@@ -22,6 +21,7 @@ import org.transcend.schemas.ImageRecord;
 import org.transcend.stages.io.LocalCopies;
 import org.transcend.stages.io.Tensors;
 import org.transcend.stages.sampling.Images;
+import org.transcend.stages.training.Checkpoints;
 import org.transcend.stages.training.Progress;
 
 import java.io.IOException;
@@ -80,12 +80,10 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
             INDArray images = VaeImages.stack(train, spec.channels(), spec.resolution());
             VaeTrainer trainer = new VaeTrainer(spec.config(), images, spec.batch(), spec.seed(),
                     new AdamW.Hyper(spec.lr(), 0.9, 0.999, 1e-8, 0.0), 1.0, new VaeLoss.Weights(spec.l1(), spec.l2(), spec.kl()));
-            String checkpoints = spec.outputDir() + "checkpoints/";
-            List<String> existing = LocalCopies.list(checkpoints + "step-*.safetensors");
-            if (!existing.isEmpty()) {
-                trainer.restore(Checkpoint.load(LocalCopies.fetch(existing.get(existing.size() - 1))));
-                System.out.printf("[train-vae] resuming from step %d%n", trainer.completedSteps());
-            }
+            Checkpoints.newest(spec.outputDir()).ifPresent(c -> {
+                trainer.restore(c);
+                System.out.printf("[train-vae] resuming from step %d%n", c.step());
+            });
             Path metrics = LocalCopies.staging(spec.outputDir() + "metrics.jsonl");
             long before = trainer.completedSteps();
             try (Progress progress = new Progress("train-vae", spec.steps(), spec.logEvery(), System.out, metrics)) {
@@ -94,9 +92,7 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
                     long s = trainer.completedSteps();
                     if (s % spec.checkpointEvery() == 0 || s == spec.steps()) {
                         progress.flush();
-                        Path local = LocalCopies.staging(checkpoints + String.format("step-%09d.safetensors", s));
-                        trainer.checkpoint().save(local);
-                        LocalCopies.publish(local, checkpoints + String.format("step-%09d.safetensors", s));
+                        Checkpoints.save(trainer.checkpoint(), Checkpoints.path(spec.outputDir(), s));
                     }
                 }
             }
@@ -127,7 +123,8 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
                 INDArray a = x.get(NDArrayIndex.all(), NDArrayIndex.all(), rows, cols).add(1).divi(2);
                 INDArray b = org.nd4j.linalg.ops.transforms.Transforms.min(org.nd4j.linalg.ops.transforms.Transforms.max(
                         rec.get(NDArrayIndex.all(), NDArrayIndex.all(), rows, cols).add(1).divi(2), 0.0), 1.0);
-                se += a.sub(b).norm2Number().doubleValue() * a.sub(b).norm2Number().doubleValue();
+                double norm = a.sub(b).norm2Number().doubleValue();
+                se += norm * norm;
                 count += a.length();
                 for (int i = 0; i < chunk.size() && originals.size() < 16; i++) {
                     originals.add(Tensors.bytes(chunk.get(i).getPixels()));

@@ -1,16 +1,12 @@
 package org.transcend.stages.vae;
 
-import org.apache.avro.file.DataFileReader;
-import org.apache.avro.specific.SpecificDatumReader;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.schemas.ImageRecord;
 import org.transcend.stages.io.Handoffs;
-import org.transcend.stages.io.LocalCopies;
 import org.transcend.stages.io.Tensors;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
@@ -39,12 +35,7 @@ public final class VaeImages {
 
     /** Every ImageRecord of an import artifact, sorted by id. */
     public static List<ImageRecord> readAll(String importDir) throws IOException {
-        List<ImageRecord> out = new ArrayList<>();
-        for (String f : LocalCopies.list(Handoffs.pattern(importDir, "images"))) {
-            try (DataFileReader<ImageRecord> r = new DataFileReader<>(LocalCopies.fetch(f).toFile(), new SpecificDatumReader<>(ImageRecord.class))) {
-                for (ImageRecord rec : r) out.add(rec);
-            }
-        }
+        List<ImageRecord> out = Handoffs.readAll(importDir, "images", ImageRecord.class);
         out.sort(Comparator.comparing(ImageRecord::getId));
         return out;
     }
