@@ -55,7 +55,7 @@ public final class Pipelines {
 
     private static List<PipelineStage> selfTranscendence(Settings s) {
         List<PipelineStage> stages = latents(s);
-        stages.add(TrainSiTStep.warmup());
+        stages.add(TrainSiTStep.warmup(s));
         if (s.get(Catalog.TEACHER_MODE.key()).equals("cached")) stages.add(new TeacherTargetsStep());
         stages.add(TrainSiTStep.student(s));
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.STUDENT));
@@ -64,14 +64,14 @@ public final class Pipelines {
 
     private static List<PipelineStage> baseline(Settings s) {
         List<PipelineStage> stages = latents(s);
-        stages.add(TrainSiTStep.baseline());
+        stages.add(TrainSiTStep.baseline(s));
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.BASELINE));
         return stages;
     }
 
     private static List<PipelineStage> vaeAlign(Settings s) {
         List<PipelineStage> stages = latents(s);
-        stages.add(TrainSiTStep.warmup());
+        stages.add(TrainSiTStep.warmup(s));
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.WARMUP));
         return stages;
     }

@@ -44,7 +44,7 @@ class SelfTranscendencePipelineTest {
         Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 160, 0);
         store = tmp.resolve("store");
         tiny = List.of("data.path=" + fm, "vae.steps=4", "vae.batch=16", "vae.held-out=16", "vae.checkpoint-every=2",
-                "sit.hidden=32", "sit.depth=4", "sit.heads=2", "train.batch=16", "train.log-every=2", "train.checkpoint-every=2",
+                "sit.hidden=32", "sit.depth=4", "sit.heads=2", "train.batch=16", "train.log-every=2", "train.checkpoint-every=2", "train.preview-every=4",
                 "warmup.steps=4", "warmup.block=2", "warmup.head-hidden=32", "teacher.block=3", "teacher.guidance=5",
                 "teacher.shard-steps=2", "student.steps=4", "student.block=2", "student.projector-hidden=32", "student.stop-step=3",
                 "sample.count=20", "sample.steps=4", "sample.method=euler", "sample.shards=2",
@@ -82,6 +82,8 @@ class SelfTranscendencePipelineTest {
         long passes = s.get("teacher-targets").getCounts().getOrDefault("teacher_forward_passes", 0L);
         assertTrue(passes >= 1 && passes <= 3, "teacher passes " + passes);
         assertTrue(s.get("teacher-targets").getCounts().get("targets") > 0, "targets kept");
+        Path preview = store.resolve("train-student").resolve(s.get("train-student").getKey()).resolve("previews/step-000004.png");
+        assertTrue(Files.size(preview) > 100, "the student's preview grid at its last step");
         Path sampleDir = store.resolve("sample").resolve(s.get("sample").getKey());
         assertTrue(Files.size(sampleDir.resolve("grid.png")) > 100);
         var npz = org.transcend.stages.io.Npz.read(sampleDir.resolve("samples.npz"), "arr_0", "arr_1");

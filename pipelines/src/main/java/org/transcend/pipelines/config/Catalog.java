@@ -60,6 +60,9 @@ public final class Catalog {
     public static final Setting TRAIN_LABEL_DROP = add(Setting.real("train.label-drop", 0.1, 0, 0.99, "Probability of dropping a label to the null class."));
     public static final Setting TRAIN_CHECKPOINT_EVERY = add(Setting.integer("train.checkpoint-every", 5000, 1, Long.MAX_VALUE,
             "Steps between checkpoints (a rerun resumes from the newest)."));
+    public static final Setting TRAIN_PREVIEW_EVERY = add(Setting.integer("train.preview-every", 1000, 0, Long.MAX_VALUE,
+            "Steps between preview grids (4 samples per class from fixed seeds, EMA weights, Euler ODE 50 steps) in the "
+                    + "training stage's previews/ folder; 0 turns previews off."));
     public static final Setting TRAIN_LOG_EVERY = add(Setting.integer("train.log-every", 100, 1, Long.MAX_VALUE, "Steps between progress lines."));
 
     public static final Setting MASK_LOW = add(Setting.real("mask.low", 0.4, 0, 1, "Low end of the t-mask of the alignment losses."));

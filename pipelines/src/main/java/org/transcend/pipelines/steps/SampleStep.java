@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.transcend.pipelines.config.Catalog.*;
 
@@ -78,26 +79,34 @@ public final class SampleStep implements PipelineStage {
 
     @Override
     public StageOutcome build(StageContext ctx) throws Exception {
+        SampleSpec spec = spec(ctx, modelStage, ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE);
+        Pipeline p = Pipeline.create(ctx.options());
+        Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
+        Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);
+        List<SampleRecord> samples = Handoffs.readAll(ctx.outputDir(), "samples", SampleRecord.class);
+        samples.sort(Comparator.comparingLong(SampleRecord::getIndex));
+        writeGrid(ctx.outputDir(), samples, spec.numClasses());
+        writeNpz(ctx.outputDir(), samples);
+        return new StageOutcome(counts, Map.of());
+    }
+
+    /**
+     * The sampling settings applied to the checkpoint of {@code modelStage} (whose heads it names), with this
+     * pipeline's VAE and latent statistics; the context needs the encode stage and the VAE choice upstream.
+     */
+    static SampleSpec spec(StageContext ctx, String modelStage, String checkpoint) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
         Latents.Shape shape = Latents.shape(latents);
         LatentStats stats = Latents.stats(latents);
         int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
         int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;
-        SampleSpec spec = new SampleSpec(ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()),
+        return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()),
                 s.getBoolean(SIT_QK_NORM.key()), projectorBlock, alignBlock, s.get(SIT_PREDICTION.key()),
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),
                 s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx));
-        Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
-        Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);
-        List<SampleRecord> samples = Handoffs.readAll(ctx.outputDir(), "samples", SampleRecord.class);
-        samples.sort(Comparator.comparingLong(SampleRecord::getIndex));
-        writeGrid(ctx.outputDir(), samples, shape.numClasses());
-        writeNpz(ctx.outputDir(), samples);
-        return new StageOutcome(counts, Map.of());
     }
 
     /**
@@ -120,22 +129,12 @@ public final class SampleStep implements PipelineStage {
         Npz.write(dir + NPZ, Map.of("arr_0", Npz.Array.uint8(nhwc, samples.size(), h, w, c), "arr_1", Npz.Array.int64(labels)));
     }
 
-    /** The first samples of each class, one class per row. */
+    /** The first ten samples of each class, one class per row. */
     static void writeGrid(String dir, List<SampleRecord> samples, int classes) throws Exception {
-        List<SampleRecord> first = samples.stream().filter(r -> r.getIndex() < classes * 10L).toList();
-        if (first.isEmpty()) return;
-        int cols = (first.size() + classes - 1) / classes;
-        long[] shape = Tensors.shape(first.get(0).getPixels());
-        List<byte[]> cells = new ArrayList<>();
-        // Index i has class i mod classes: cell (class, j) is index j*classes + class.
-        for (int cls = 0; cls < classes; cls++) {
-            for (int j = 0; j < cols; j++) {
-                int i = j * classes + cls;
-                cells.add(i < first.size() ? Tensors.bytes(first.get(i).getPixels()) : new byte[(int) (shape[0] * shape[1] * shape[2])]);
-            }
-        }
+        Optional<byte[]> png = Images.classGrid(samples, classes, 10);
+        if (png.isEmpty()) return;
         Path local = LocalCopies.staging(dir + GRID);
-        Files.write(local, Images.grid(cells, classes, cols, (int) shape[0], (int) shape[1], (int) shape[2]));
+        Files.write(local, png.get());
         LocalCopies.publish(local, dir + GRID);
     }
 

@@ -33,24 +33,30 @@ public final class TrainSiTStep implements PipelineStage {
     public static final String STUDENT = "train-student";
     public static final String BASELINE = "train-baseline";
 
+    /** Samples of each class in a preview grid. */
+    static final int PREVIEW_PER_CLASS = 4;
+
     private final Kind kind;
     private final boolean cachedTargets;
 
-    public TrainSiTStep(Kind kind, boolean cachedTargets) {
+    private final List<String> vaeUpstream;
+
+    public TrainSiTStep(Kind kind, boolean cachedTargets, Settings settings) {
         this.kind = kind;
         this.cachedTargets = cachedTargets;
+        this.vaeUpstream = VaeChoice.upstream(settings);
     }
 
-    public static TrainSiTStep warmup() {
-        return new TrainSiTStep(Kind.WARMUP, false);
+    public static TrainSiTStep warmup(Settings s) {
+        return new TrainSiTStep(Kind.WARMUP, false, s);
     }
 
-    public static TrainSiTStep baseline() {
-        return new TrainSiTStep(Kind.BASELINE, false);
+    public static TrainSiTStep baseline(Settings s) {
+        return new TrainSiTStep(Kind.BASELINE, false, s);
     }
 
     public static TrainSiTStep student(Settings s) {
-        return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"));
+        return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"), s);
     }
 
     @Override
@@ -64,7 +70,7 @@ public final class TrainSiTStep implements PipelineStage {
 
     @Override
     public int version() {
-        return 1;
+        return 2;
     }
 
     @Override
@@ -86,12 +92,13 @@ public final class TrainSiTStep implements PipelineStage {
         return keys;
     }
 
+    /** The latents, the VAE that decodes the preview grids, and for the student its teacher's targets or weights. */
     @Override
     public List<String> upstream() {
-        return switch (kind) {
-            case WARMUP, BASELINE -> List.of(SiTRuns.ENCODE);
-            case STUDENT -> cachedTargets ? List.of(SiTRuns.ENCODE, TeacherTargetsStep.NAME) : List.of(SiTRuns.ENCODE, WARMUP);
-        };
+        List<String> up = new ArrayList<>(List.of(SiTRuns.ENCODE));
+        up.addAll(vaeUpstream);
+        if (kind == Kind.STUDENT) up.add(cachedTargets ? TeacherTargetsStep.NAME : WARMUP);
+        return up;
     }
 
     @Override
@@ -112,7 +119,9 @@ public final class TrainSiTStep implements PipelineStage {
             }
         }
         Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets)), CheckpointMeta.class,
+        TrainSiT.Preview preview = new TrainSiT.Preview(SampleStep.spec(ctx, name(), "").preview(PREVIEW_PER_CLASS),
+                s.getLong(TRAIN_PREVIEW_EVERY.key()));
+        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets, preview)), CheckpointMeta.class,
                 ctx.outputDir(), "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
         return new StageOutcome(counts, Map.of());

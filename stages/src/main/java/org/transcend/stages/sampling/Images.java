@@ -1,11 +1,17 @@
 package org.transcend.stages.sampling;
 
+import org.transcend.schemas.SampleRecord;
+import org.transcend.stages.io.Tensors;
+
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 
 /** PNG encoding of uint8 [C, H, W] images, alone or as a grid. */
 public final class Images {
@@ -24,6 +30,26 @@ public final class Images {
             g.getGraphics().drawImage(img, gap + (i % cols) * (w + gap), gap + (i / cols) * (h + gap), null);
         }
         return png(g);
+    }
+
+    /**
+     * The first samples of each class as a PNG grid, one class per row (sample i has class i mod classes, so cell
+     * (class, j) is sample j·classes + class); absent cells stay black. Empty when there are no samples.
+     */
+    public static Optional<byte[]> classGrid(List<SampleRecord> samples, int classes, int perClass) {
+        List<SampleRecord> first = samples.stream().filter(r -> r.getIndex() < (long) classes * perClass)
+                .sorted(Comparator.comparingLong(SampleRecord::getIndex)).toList();
+        if (first.isEmpty()) return Optional.empty();
+        int cols = (first.size() + classes - 1) / classes;
+        long[] shape = Tensors.shape(first.get(0).getPixels());
+        List<byte[]> cells = new ArrayList<>();
+        for (int cls = 0; cls < classes; cls++) {
+            for (int j = 0; j < cols; j++) {
+                int i = j * classes + cls;
+                cells.add(i < first.size() ? Tensors.bytes(first.get(i).getPixels()) : new byte[(int) (shape[0] * shape[1] * shape[2])]);
+            }
+        }
+        return Optional.of(grid(cells, classes, cols, (int) shape[0], (int) shape[1], (int) shape[2]));
     }
 
     static BufferedImage toImage(byte[] chw, int c, int h, int w) {

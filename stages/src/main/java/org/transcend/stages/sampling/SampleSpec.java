@@ -1,10 +1,14 @@
 package org.transcend.stages.sampling;
 
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.flow.Guidance;
 import org.transcend.model.flow.Sampler;
 import org.transcend.model.flow.TimeWindow;
+import org.transcend.model.sit.SiT;
 
 import java.io.Serializable;
+import java.util.Map;
+import java.util.OptionalInt;
 
 /**
  * What to sample and how: the model checkpoint (its EMA weights), the VAE that decodes, the latent scale and shift,
@@ -25,6 +29,27 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int proje
         };
         Guidance g = cfgScale == 1.0 ? Guidance.NONE : new Guidance(cfgScale, new TimeWindow(cfgLow, cfgHigh));
         return new Sampler(m, steps, g, numClasses);
+    }
+
+    /** Steps of the preview sampler: the Euler ODE protocol METHOD.md gives for previews. */
+    public static final int PREVIEW_STEPS = 50;
+
+    /**
+     * This spec turned into a training preview: {@code perClass} samples of every class from the same seeds, by the
+     * Euler ODE without guidance (cheap, and comparable from one preview to the next), in one shard.
+     */
+    public SampleSpec preview(int perClass) {
+        return new SampleSpec(checkpoint, heads, qkNorm, projectorBlock, alignBlock, prediction, vaeWeights, vaeResolution,
+                scale, shift, "euler", PREVIEW_STEPS, 1.0, cfgLow, cfgHigh, (long) perClass * numClasses, 1, seed, numClasses, cropTo);
+    }
+
+    /** The network the checkpoint's weights (EMA, typically) describe, with the heads this spec names. */
+    public SiT model(Map<String, INDArray> weights) {
+        return SiT.fromStateDict(weights, heads, qkNorm, optional(projectorBlock), optional(alignBlock));
+    }
+
+    private static OptionalInt optional(int block) {
+        return block > 0 ? OptionalInt.of(block) : OptionalInt.empty();
     }
 
     /** Samples [first, end) of shard {@code shard}. */

@@ -18,6 +18,7 @@ import org.transcend.model.train.TargetSource;
 import org.transcend.schemas.CheckpointMeta;
 import org.transcend.stages.io.LocalCopies;
 import org.transcend.stages.latents.Latents;
+import org.transcend.stages.sampling.SampleSpec;
 import org.transcend.stages.teacher.CachedTargets;
 import org.transcend.stages.teacher.TeacherSpec;
 
@@ -36,6 +37,14 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
     public static final String MODEL_FILE = "model.safetensors";
     public static final String METRICS_FILE = "metrics.jsonl";
 
+    public static final String PREVIEWS_DIR = "previews/";
+
+    /**
+     * A grid of samples from fixed seeds every {@code every} steps, drawn from the EMA weights as {@code spec} says
+     * and written as {@code previews/step-NNNNNN.png}, so a researcher can watch a long run learn.
+     */
+    public record Preview(SampleSpec spec, long every) implements java.io.Serializable {}
+
     /** Where the student's guided targets come from; null for the other objectives. */
     public record Targets(String mode, TeacherSpec teacher, String cacheDir, long stepsPerShard) implements java.io.Serializable {}
 
@@ -44,14 +53,17 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
     private final String latentsDir;
     private final String outputDir;
     private final Targets targets;
+    private final Preview preview;
 
-    public TrainSiT(String stage, SiTRun run, String latentsDir, String outputDir, Targets targets) {
+    /** {@code targets} only for the student; {@code preview} may be null (no previews). */
+    public TrainSiT(String stage, SiTRun run, String latentsDir, String outputDir, Targets targets, Preview preview) {
         super("Train " + stage);
         this.stage = stage;
         this.run = run;
         this.latentsDir = latentsDir;
         this.outputDir = outputDir;
         this.targets = targets;
+        this.preview = preview;
     }
 
     @Override
@@ -83,8 +95,12 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
             });
             Path metricsLocal = LocalCopies.staging(spec.outputDir + METRICS_FILE);
             long before = trainer.completedSteps();
+            Previews previews = new Previews(spec.preview, spec.outputDir + PREVIEWS_DIR);
             try (Progress progress = new Progress(spec.stage, run.steps(), run.logEvery(), System.out, metricsLocal)) {
-                trainer.train(run.steps(), progress::report, c -> {
+                trainer.train(run.steps(), report -> {
+                    progress.report(report);
+                    previews.atStep(report.step(), trainer::emaStateDict);
+                }, c -> {
                     progress.flush();
                     Checkpoints.save(c, Checkpoints.path(spec.outputDir, c.step()));
                 });
