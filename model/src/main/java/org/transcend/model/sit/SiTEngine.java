@@ -3,6 +3,8 @@ package org.transcend.model.sit;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.SubOp;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Sigmoid;
 import org.nd4j.linalg.factory.Broadcast;
 import org.nd4j.linalg.factory.Nd4j;
@@ -130,8 +132,8 @@ public final class SiTEngine {
         h.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
 
         INDArray c = conditioning(t.castTo(type).reshape(n, 1));
-        INDArray siluC = buf("silu_c", n, d).assign(c);
-        silu(siluC, buf("sigmoid_c", n, d));
+        INDArray siluC = buf("silu_c", n, d);
+        silu(c, buf("sigmoid_c", n, d), siluC);
 
         List<INDArray> blocks = new ArrayList<>();
         for (int i = 0; i < lastBlock; i++) {
@@ -246,8 +248,8 @@ public final class SiTEngine {
         freq.get(NDArrayIndex.all(), NDArrayIndex.interval(half, 2 * half)).assign(Transforms.sin(args, true));
         INDArray pre = buf("t_pre", n, d);
         linear(freq, sit.parameter("t_embedder.mlp.0.weight"), sit.parameter("t_embedder.mlp.0.bias"), pre);
-        INDArray hidden = buf("t_hidden", n, d).assign(pre);
-        silu(hidden, buf("t_sigmoid", n, d));
+        INDArray hidden = buf("t_hidden", n, d);
+        silu(pre, buf("t_sigmoid", n, d), hidden);
         INDArray c = buf("c", n, d);
         linear(hidden, sit.parameter("t_embedder.mlp.2.weight"), sit.parameter("t_embedder.mlp.2.bias"), c);
         Nd4j.gemm(labels, sit.parameter("y_embedder.embedding_table.weight"), c, false, false, 1.0, 1.0);
@@ -256,12 +258,12 @@ public final class SiTEngine {
 
     private void conditioningBackward(INDArray dSiluC) {
         INDArray dc = buf("d_c", n, d).assign(dSiluC);
-        siluBackward(dc, buf("c", n, d), buf("sigmoid_c", n, d), buf("d_scratch_nd", n, d));
+        siluBackward(dc, buf("silu_c", n, d), buf("sigmoid_c", n, d), buf("d_scratch_nd", n, d));
         Nd4j.gemm(labels, dc, gradients.get("y_embedder.embedding_table.weight"), true, false, 1.0, 0.0);
         INDArray dHidden = buf("d_t_hidden", n, d);
         linearBackward(dc, buf("t_hidden", n, d), sit.parameter("t_embedder.mlp.2.weight"),
                 gradients.get("t_embedder.mlp.2.weight"), gradients.get("t_embedder.mlp.2.bias"), dHidden);
-        siluBackward(dHidden, buf("t_pre", n, d), buf("t_sigmoid", n, d), buf("d_scratch_nd", n, d));
+        siluBackward(dHidden, buf("t_hidden", n, d), buf("t_sigmoid", n, d), buf("d_scratch_nd", n, d));
         linearBackward(dHidden, buf("t_freq", n, SiT.FREQUENCY_EMBEDDING), sit.parameter("t_embedder.mlp.0.weight"),
                 gradients.get("t_embedder.mlp.0.weight"), gradients.get("t_embedder.mlp.0.bias"), null);
     }
@@ -344,8 +346,8 @@ public final class SiTEngine {
         INDArray dg = buf("d_gelu", m, f);
         linearBackward(dBranch, buf(key + "gelu", m, f), sit.parameter(prefix + "mlp.fc2.weight"),
                 gradients.get(prefix + "mlp.fc2.weight"), gradients.get(prefix + "mlp.fc2.bias"), dg);
-        geluTanhBackward(dg, buf(key + "fc1", m, f), buf(key + "gelu_sigmoid", m, f), buf("d_scratch_mf", m, f),
-                buf("d_scratch_mf_b", m, f));
+        geluTanhBackward(dg, buf(key + "fc1", m, f), buf(key + "gelu", m, f), buf(key + "gelu_sigmoid", m, f),
+                buf("d_scratch_mf", m, f), buf("d_scratch_mf_b", m, f));
         INDArray da = buf("d_a", m, d);
         linearBackward(dg, buf(key + "a2", m, d), sit.parameter(prefix + "mlp.fc1.weight"),
                 gradients.get(prefix + "mlp.fc1.weight"), gradients.get(prefix + "mlp.fc1.bias"), da);
@@ -495,12 +497,12 @@ public final class SiTEngine {
     /** REPA's build_mlp on rows: Linear → SiLU → Linear → SiLU → Linear, parameters {prefix}{0,2,4}. */
     private INDArray mlp3Forward(String prefix, INDArray rows, int hidden, int outDim) {
         long m = rows.size(0);
-        INDArray pre1 = buf(prefix + "pre0", m, hidden), act1 = buf(prefix + "act0", m, hidden);
-        linear(rows, sit.parameter(prefix + "0.weight"), sit.parameter(prefix + "0.bias"), pre1);
-        silu(act1.assign(pre1), buf(prefix + "sig0", m, hidden));
-        INDArray pre2 = buf(prefix + "pre2", m, hidden), act2 = buf(prefix + "act2", m, hidden);
-        linear(act1, sit.parameter(prefix + "2.weight"), sit.parameter(prefix + "2.bias"), pre2);
-        silu(act2.assign(pre2), buf(prefix + "sig2", m, hidden));
+        INDArray act1 = buf(prefix + "act0", m, hidden);
+        linear(rows, sit.parameter(prefix + "0.weight"), sit.parameter(prefix + "0.bias"), act1);
+        silu(act1, buf(prefix + "sig0", m, hidden), act1);
+        INDArray act2 = buf(prefix + "act2", m, hidden);
+        linear(act1, sit.parameter(prefix + "2.weight"), sit.parameter(prefix + "2.bias"), act2);
+        silu(act2, buf(prefix + "sig2", m, hidden), act2);
         INDArray out = buf(prefix + "out", m, outDim);
         linear(act2, sit.parameter(prefix + "4.weight"), sit.parameter(prefix + "4.bias"), out);
         return out;
@@ -513,10 +515,10 @@ public final class SiTEngine {
         INDArray scratch = buf("d_head_scratch", m, hidden);
         linearBackward(dOut, buf(prefix + "act2", m, hidden), sit.parameter(prefix + "4.weight"),
                 gradients.get(prefix + "4.weight"), gradients.get(prefix + "4.bias"), d2);
-        siluBackward(d2, buf(prefix + "pre2", m, hidden), buf(prefix + "sig2", m, hidden), scratch);
+        siluBackward(d2, buf(prefix + "act2", m, hidden), buf(prefix + "sig2", m, hidden), scratch);
         linearBackward(d2, buf(prefix + "act0", m, hidden), sit.parameter(prefix + "2.weight"),
                 gradients.get(prefix + "2.weight"), gradients.get(prefix + "2.bias"), d1);
-        siluBackward(d1, buf(prefix + "pre0", m, hidden), buf(prefix + "sig0", m, hidden), scratch);
+        siluBackward(d1, buf(prefix + "act0", m, hidden), buf(prefix + "sig0", m, hidden), scratch);
         INDArray dIn = buf("d_head_in", m, d);
         linearBackward(d1, rows, sit.parameter(prefix + "0.weight"), gradients.get(prefix + "0.weight"),
                 gradients.get(prefix + "0.bias"), dIn);
@@ -628,29 +630,40 @@ public final class SiTEngine {
         Broadcast.mul(dNext.reshape(n, tokens, d), gate, dBranch.reshape(n, tokens, d), 0, 2);
     }
 
-    /** SiLU in place, x·σ(x), keeping σ(x). */
-    private static void silu(INDArray x, INDArray sigmoid) {
+    // The element-wise functions below write through ops with separate outputs (one pass over memory each) rather
+    // than assign-then-modify chains: on the step's largest arrays memory passes, not arithmetic, set their cost.
+
+    /** out = x·σ(x), keeping σ(x) for the backward; out may be x. */
+    private static void silu(INDArray x, INDArray sigmoid, INDArray out) {
         Nd4j.exec(new Sigmoid(x, sigmoid));
-        x.muli(sigmoid);
+        Nd4j.exec(new MulOp(x, sigmoid, out));
     }
 
-    /** dy ← dy·σ(x)·(1 + x·(1 − σ(x))), the SiLU derivative at pre-activation x. */
-    private static void siluBackward(INDArray dy, INDArray x, INDArray sigmoid, INDArray scratch) {
-        dy.muli(scratch.assign(sigmoid).rsubi(1.0).muli(x).addi(1.0).muli(sigmoid));
+    /** dy ← dy·(σ + a·(1 − σ)), SiLU's derivative written with the activation a = x·σ(x) and σ(x) the forward kept. */
+    private static void siluBackward(INDArray dy, INDArray activation, INDArray sigmoid, INDArray scratch) {
+        Nd4j.exec(new MulOp(activation, sigmoid, scratch));
+        Nd4j.exec(new SubOp(activation, scratch, scratch));
+        dy.muli(scratch.addi(sigmoid));
     }
 
     /** GELU(tanh) as x·σ(2z), z = √(2/π)(x + 0.044715x³) (see {@link Layers#geluTanh}), keeping σ(2z). */
     private static void geluTanh(INDArray x, INDArray sigmoid, INDArray out) {
-        out.assign(x).muli(x).muli(GELU_CUBIC).addi(1.0).muli(x).muli(2 * SQRT_2_OVER_PI);
+        Nd4j.exec(new MulOp(x, x, out));
+        out.muli(2 * SQRT_2_OVER_PI * GELU_CUBIC).addi(2 * SQRT_2_OVER_PI).muli(x); // 2z
         Nd4j.exec(new Sigmoid(out, sigmoid));
-        out.assign(x).muli(sigmoid);
+        Nd4j.exec(new MulOp(x, sigmoid, out));
     }
 
-    /** dy ← dy·(s + x·s·(1 − s)·2√(2/π)(1 + 3·0.044715x²)) with s = σ(2z). */
-    private static void geluTanhBackward(INDArray dy, INDArray x, INDArray sigmoid, INDArray scratch, INDArray oneMinus) {
-        scratch.assign(x).muli(x).muli(3 * GELU_CUBIC).addi(1.0).muli(2 * SQRT_2_OVER_PI).muli(x);
-        scratch.muli(oneMinus.assign(sigmoid).rsubi(1.0)).muli(sigmoid).addi(sigmoid);
-        dy.muli(scratch);
+    /**
+     * dy ← dy·(s + g·(1 − s)·2√(2/π)(1 + 3·0.044715x²)) with s = σ(2z) and g = x·s the GELU output, both kept by the
+     * forward pass.
+     */
+    private static void geluTanhBackward(INDArray dy, INDArray x, INDArray gelu, INDArray sigmoid, INDArray scratch, INDArray product) {
+        Nd4j.exec(new MulOp(x, x, scratch));
+        scratch.muli(3 * GELU_CUBIC * 2 * SQRT_2_OVER_PI).addi(2 * SQRT_2_OVER_PI).muli(gelu);
+        Nd4j.exec(new MulOp(scratch, sigmoid, product));
+        Nd4j.exec(new SubOp(scratch, product, scratch));
+        dy.muli(scratch.addi(sigmoid));
     }
 
     /** A row of ones [1, length]. */
