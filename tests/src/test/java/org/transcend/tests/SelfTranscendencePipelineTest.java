@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.transcend.model.train.Checkpoint;
 import org.transcend.pipelines.Orchestrator;
 import org.transcend.pipelines.TestDatasets;
 import org.transcend.pipelines.config.Settings;
@@ -128,5 +130,20 @@ class SelfTranscendencePipelineTest {
         RunRecord run = orchestrator("sample.count=10").run("self-transcendence", Set.of(), Set.of("sample"));
         assertEquals(List.of("sample"), run.getStages().stream().map(StageRun::getStage).toList());
         assertEquals(10L, run.getStages().get(0).getCounts().get("samples"));
+    }
+
+    @Test
+    @Order(6)
+    void theOnlineTeacherTrainsTheSameStudentAsTheCachedTargets() throws Exception {
+        StageRun cached = byStage(orchestrator().run("self-transcendence", Set.of(), Set.of("train-student"))).get("train-student");
+        assertTrue(cached.getHit());
+        StageRun online = byStage(orchestrator("teacher.mode=online").run("self-transcendence", Set.of(), Set.of("train-student")))
+                .get("train-student");
+        assertFalse(online.getHit(), "the teacher mode is part of the student's key");
+        assertTrue(online.getCounts().get("teacher_forward_passes") > 0, "the teacher ran in the loop");
+        Map<String, INDArray> a = Checkpoint.load(store.resolve("train-student").resolve(cached.getKey()).resolve("model.safetensors")).weights();
+        Map<String, INDArray> b = Checkpoint.load(store.resolve("train-student").resolve(online.getKey()).resolve("model.safetensors")).weights();
+        assertEquals(a.keySet(), b.keySet());
+        for (String name : a.keySet()) assertEquals(a.get(name), b.get(name), name + " differs between cached and online teacher");
     }
 }
