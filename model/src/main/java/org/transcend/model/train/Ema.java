@@ -1,6 +1,8 @@
 package org.transcend.model.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.Axpy;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -9,8 +11,6 @@ import java.util.Map;
 public final class Ema {
     private final double decay;
     private final Map<String, INDArray> shadow = new LinkedHashMap<>();
-    /** Per-tensor work arrays, so an update allocates nothing. */
-    private final Map<String, INDArray> scratch = new LinkedHashMap<>();
 
     public Ema(double decay, Map<String, INDArray> params) {
         if (!(decay >= 0 && decay <= 1)) throw new IllegalArgumentException("EMA decay is " + decay + "; accepted: 0 to 1");
@@ -18,9 +18,12 @@ public final class Ema {
         params.forEach((k, p) -> shadow.put(k, p.dup()));
     }
 
+    /** shadow ← decay·shadow + (1 − decay)·param, as PyTorch's {@code mul_(decay).add_(p, alpha=1 − decay)}; two passes. */
     public void update(Map<String, INDArray> params) {
-        params.forEach((k, p) -> shadow.get(k).muli(decay).addi(
-                scratch.computeIfAbsent(k, name -> p.ulike()).assign(p).muli(1 - decay)));
+        params.forEach((k, p) -> {
+            INDArray s = shadow.get(k).muli(decay);
+            Nd4j.exec(new Axpy(p, s, s, 1 - decay));
+        });
     }
 
     public Map<String, INDArray> weights() {
