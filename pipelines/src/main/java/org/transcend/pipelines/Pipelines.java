@@ -3,6 +3,7 @@ package org.transcend.pipelines;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.config.Catalog;
 import org.transcend.pipelines.steps.EvaluateStep;
+import org.transcend.pipelines.steps.ReferenceStatsStep;
 import org.transcend.pipelines.steps.EncodeLatentsStep;
 import org.transcend.pipelines.steps.ImportStep;
 import org.transcend.pipelines.steps.SampleStep;
@@ -49,6 +50,7 @@ public final class Pipelines {
     private static List<PipelineStage> sampleAndEvaluate(Settings s, String modelStage) {
         List<PipelineStage> stages = new ArrayList<>(List.of(new SampleStep(modelStage, s)));
         if (s.get(Catalog.EVAL_FEATURES.key()).equals("classifier")) stages.add(new TrainClassifierStep());
+        stages.add(new ReferenceStatsStep(s));
         stages.add(new EvaluateStep(SampleStep.NAME, s));
         return stages;
     }
@@ -80,6 +82,7 @@ public final class Pipelines {
         List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
         if (s.get(Catalog.EVAL_FEATURES.key()).equals("classifier")) stages.add(new TrainClassifierStep());
         stages.add(new TestSetStep());
+        stages.add(new ReferenceStatsStep(s));
         stages.add(new EvaluateStep(TestSetStep.NAME, s));
         return stages;
     }

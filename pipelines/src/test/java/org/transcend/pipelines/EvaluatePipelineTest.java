@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.transcend.model.eval.DomainClassifier;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.steps.EvaluateStep;
+import org.transcend.pipelines.steps.ReferenceStatsStep;
 import org.transcend.pipelines.steps.ImportStep;
 import org.transcend.pipelines.steps.TrainClassifierStep;
 import org.transcend.schemas.EvalReport;
@@ -103,7 +104,7 @@ class EvaluatePipelineTest {
         Settings s = Settings.resolve(null, List.of(settings));
         PipelineOptions options = PipelineOptionsFactory.create();
         PipelineDefinition def = new PipelineDefinition("evaluate-test", "import, classifier, hand-written samples, evaluate",
-                List.of(new ImportStep(), new TrainClassifierStep(), new HandWrittenSamples(model, samples), new EvaluateStep("sample", s)));
+                List.of(new ImportStep(), new TrainClassifierStep(), new HandWrittenSamples(model, samples), new ReferenceStatsStep(s), new EvaluateStep("sample", s)));
         return new Orchestrator(new ArtifactStore(store.toString()), s, options, new PrintStream(log, true)).run(def, Set.of(), Set.of());
     }
 
@@ -133,7 +134,8 @@ class EvaluatePipelineTest {
         assertEquals(Set.of("FD-fmnist-classifier"), evaluate.getMetrics().keySet());
         Path out = store.resolve(EvaluateStep.NAME).resolve(evaluate.getKey());
         FeatureStats sampleStats = readOne(out.resolve("sample-stats.avro"), FeatureStats.class);
-        FeatureStats referenceStats = readOne(out.resolve("reference-stats.avro"), FeatureStats.class);
+        Path referenceDir = store.resolve(ReferenceStatsStep.NAME).resolve(stages.get(ReferenceStatsStep.NAME).getKey());
+        FeatureStats referenceStats = readOne(referenceDir.resolve("reference-stats.avro"), FeatureStats.class);
         assertEquals(IMAGES, sampleStats.getCount());
         assertEquals(IMAGES, referenceStats.getCount());
         assertEquals(classifier.getKey(), sampleStats.getFeatureNetworkKey().toString());
@@ -160,6 +162,7 @@ class EvaluatePipelineTest {
         Map<String, StageRun> again = byName(second);
         assertTrue(again.get(ImportImages.STAGE).getHit());
         assertTrue(again.get(TrainClassifierStep.NAME).getHit());
+        assertTrue(again.get(ReferenceStatsStep.NAME).getHit(), "the reference statistics are computed once");
         assertFalse(again.get(EvaluateStep.NAME).getHit());
         double shiftedDistance = again.get(EvaluateStep.NAME).getMetrics().get("FD-fmnist-classifier");
         assertTrue(shiftedDistance > 1e-3 * scale, "shifted " + shiftedDistance + " against trace " + scale);
@@ -168,8 +171,8 @@ class EvaluatePipelineTest {
         RunRecord third = run(store, 1, same, append(settings, "eval.reference-stats=" + out.resolve(EvaluateStep.STATS_NPZ)));
         StageRun fromNpz = byName(third).get(EvaluateStep.NAME);
         assertEquals(0.0, fromNpz.getMetrics().get("FD-fmnist-classifier"), 1e-6 * scale);
-        Path thirdOut = store.resolve(EvaluateStep.NAME).resolve(fromNpz.getKey());
-        assertEquals(0L, readOne(thirdOut.resolve("reference-stats.avro"), FeatureStats.class).getCount(), "an npz holds no image count");
+        Path thirdReference = store.resolve(ReferenceStatsStep.NAME).resolve(byName(third).get(ReferenceStatsStep.NAME).getKey());
+        assertEquals(0L, readOne(thirdReference.resolve("reference-stats.avro"), FeatureStats.class).getCount(), "an npz holds no image count");
     }
 
     @Test

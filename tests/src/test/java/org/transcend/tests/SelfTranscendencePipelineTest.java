@@ -70,7 +70,7 @@ class SelfTranscendencePipelineTest {
         RunRecord run = orchestrator().run("self-transcendence", Set.of(), Set.of());
         Map<String, StageRun> s = byStage(run);
         assertEquals(List.of("import-images", "train-vae", "encode-latents", "warmup-align", "teacher-targets", "train-student",
-                "sample", "train-classifier", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
+                "sample", "train-classifier", "reference-stats", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
         for (StageRun st : run.getStages()) {
             assertFalse(st.getHit(), st.getStage() + " should be built on a fresh store");
             assertTrue(new ArtifactStore(store.toString()).committed(st.getStage(), st.getKey()).isPresent(), st.getStage() + " committed");
@@ -122,6 +122,7 @@ class SelfTranscendencePipelineTest {
         assertTrue(s.get("encode-latents").getHit());
         assertFalse(s.get("train-baseline").getHit());
         assertTrue(s.get("train-classifier").getHit());
+        assertTrue(s.get("reference-stats").getHit(), "both models are measured against one set of reference statistics");
     }
 
     @Test

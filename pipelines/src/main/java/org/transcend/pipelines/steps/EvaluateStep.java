@@ -45,11 +45,10 @@ import java.util.TreeMap;
 import static org.transcend.pipelines.config.Catalog.*;
 
 /**
- * The evaluate stage: feature statistics of the samples and of the reference (the imported images, or an ADM
- * reference batch's mu and sigma), and the Fréchet distance between them under its metric's name.
+ * The evaluate stage: feature statistics of the samples, and their Fréchet distance, under its metric's name, to
+ * the reference statistics of the {@link ReferenceStatsStep} (computed once for every model evaluated on the data).
  *
- * <p>Files: {@code sample-stats.avro}/{@code .json} and {@code reference-stats.avro}/{@code .json} (FeatureStats),
- * {@code stats.npz} (the samples' mu and sigma in ADM's reference-batch layout), {@code eval-report.json} (EvalReport,
+ * <p>Files: {@code sample-stats.avro}/{@code .json} (FeatureStats), {@code stats.npz} (the samples' mu and sigma in ADM's reference-batch layout), {@code eval-report.json} (EvalReport,
  * Avro JSON). The manifest's metrics hold the distance, e.g. {@code FD-fmnist-classifier}.
  */
 public final class EvaluateStep implements PipelineStage {
@@ -58,7 +57,6 @@ public final class EvaluateStep implements PipelineStage {
     /** The record files of a samples artifact: {@code samples-*.avro} SampleRecords. */
     public static final String SAMPLES = "samples";
     public static final String SAMPLE_STATS = "sample-stats";
-    public static final String REFERENCE_STATS = "reference-stats";
     public static final String STATS_NPZ = "stats.npz";
     public static final String REPORT = "eval-report.json";
 
@@ -78,7 +76,7 @@ public final class EvaluateStep implements PipelineStage {
 
     @Override
     public int version() {
-        return 1;
+        return 2;
     }
 
     @Override
@@ -88,14 +86,12 @@ public final class EvaluateStep implements PipelineStage {
 
     @Override
     public List<String> settingKeys(Settings s) {
-        List<String> keys = new ArrayList<>(List.of(EVAL_FEATURES.key(), EVAL_REFERENCE_STATS.key()));
-        if (s.get(EVAL_FEATURES.key()).equals("inception")) keys.add(EVAL_INCEPTION_WEIGHTS.key());
-        return keys;
+        return ReferenceStatsStep.featureKeys(s);
     }
 
     @Override
     public List<String> upstream() {
-        List<String> up = new ArrayList<>(List.of(samplesStage, ImportImages.STAGE));
+        List<String> up = new ArrayList<>(List.of(samplesStage, ReferenceStatsStep.NAME));
         if (classifier) up.add(TrainClassifierStep.NAME);
         return up;
     }
@@ -104,17 +100,12 @@ public final class EvaluateStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws IOException {
         Settings s = ctx.settings();
         String samplesDir = ctx.upstreamDir(samplesStage), out = ctx.outputDir();
-        FeatureNetworkSpec spec = network(ctx);
-        String referenceNpz = s.get(EVAL_REFERENCE_STATS.key());
+        FeatureNetworkSpec spec = ReferenceStatsStep.network(ctx, () -> Tensors.shape(Handoffs.first(samplesDir, SAMPLES, SampleRecord.class).getPixels()));
         int batch = s.getInt(EVAL_BATCH.key());
 
         Pipeline p = Pipeline.create(ctx.options());
         statistics(Handoffs.read(p.begin(), SampleRecord.class, samplesDir, SAMPLES)
                 .apply("Sample pixels", MapElements.into(TypeDescriptor.of(Tensor.class)).via(SampleRecord::getPixels)), spec, batch, out, SAMPLE_STATS);
-        if (referenceNpz.isEmpty()) {
-            statistics(Handoffs.read(p.begin(), ImageRecord.class, ctx.upstreamDir(ImportImages.STAGE), ImportStep.IMAGES)
-                    .apply("Reference pixels", MapElements.into(TypeDescriptor.of(Tensor.class)).via(ImageRecord::getPixels)), spec, batch, out, REFERENCE_STATS);
-        }
         long started = System.nanoTime();
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, ExtractFeatures.NAMESPACE));
         double seconds = (System.nanoTime() - started) / 1e9;
@@ -123,15 +114,8 @@ public final class EvaluateStep implements PipelineStage {
                 spec.networkName(), seconds, featurised / seconds);
 
         FeatureStats samples = readStats(out + SAMPLE_STATS + ".avro", "samples in " + Handoffs.pattern(samplesDir, SAMPLES));
-        FeatureStats reference;
-        if (referenceNpz.isEmpty()) {
-            reference = readStats(out + REFERENCE_STATS + ".avro", "imported images");
-        } else {
-            reference = ComputeFid.fromNpz(Npz.read(referenceNpz, "mu", "sigma"), spec, referenceNpz);
-            writeAvro(reference, out + REFERENCE_STATS + ".avro");
-        }
+        FeatureStats reference = readStats(ctx.upstreamDir(ReferenceStatsStep.NAME) + ReferenceStatsStep.FILE + ".avro", "reference");
         writeJson(samples, out + SAMPLE_STATS + ".json");
-        writeJson(reference, out + REFERENCE_STATS + ".json");
         Npz.write(out + STATS_NPZ, ComputeFid.toNpz(samples));
 
         double distance = ComputeFid.distance(samples, reference);
@@ -144,52 +128,19 @@ public final class EvaluateStep implements PipelineStage {
         EvalReport report = new EvalReport(metric, distance, samples.getCount(), spec.networkName(), spec.key(),
                 ctx.upstreamKeys().get(samplesStage), new TreeMap<>(sampler));
         writeJson(report, out + REPORT);
-        System.out.printf(Locale.ROOT, "[%s] %s = %.6g (%d samples against %s)%n", NAME, metric, distance, samples.getCount(),
-                referenceNpz.isEmpty() ? reference.getCount() + " reference images" : referenceNpz);
+        System.out.printf(Locale.ROOT, "[%s] %s = %.6g (%d samples against the statistics of %d reference images)%n", NAME,
+                metric, distance, samples.getCount(), reference.getCount());
         counts.put("samples", samples.getCount());
         counts.putIfAbsent("dead_letters", 0L);
         return new StageOutcome(counts, Map.of(metric, distance));
     }
 
-    private static void statistics(PCollection<Tensor> pixels, FeatureNetworkSpec spec, int batch, String dir, String name) {
+    static void statistics(PCollection<Tensor> pixels, FeatureNetworkSpec spec, int batch, String dir, String name) {
         pixels.apply("Statistics of " + name, new ComputeFid(spec, batch))
                 .apply("Write " + name, AvroIO.write(FeatureStats.class).to(dir + name).withSuffix(".avro").withoutSharding());
     }
 
-    /** The feature network the settings choose; pixel features take their shape from the first sample. */
-    private FeatureNetworkSpec network(StageContext ctx) throws IOException {
-        Settings s = ctx.settings();
-        return switch (s.get(EVAL_FEATURES.key())) {
-            case "inception" -> {
-                String weights = s.get(EVAL_INCEPTION_WEIGHTS.key());
-                if (weights.isEmpty()) {
-                    throw new IllegalArgumentException("eval.features=inception needs eval.inception-weights, a safetensors file of "
-                            + "pytorch-fid's Inception weights; without one, use eval.features=classifier");
-                }
-                yield FeatureNetworkSpec.inception(weights);
-            }
-            case "classifier" -> {
-                if (!classifier) throw new IllegalStateException("eval.features=classifier but this pipeline has no " + TrainClassifierStep.NAME + " stage");
-                yield FeatureNetworkSpec.classifier(ctx.upstreamDir(TrainClassifierStep.NAME) + TrainClassifierStep.CLASSIFIER_FILE,
-                        ctx.upstreamKeys().get(TrainClassifierStep.NAME));
-            }
-            default -> {
-                long[] shape = Tensors.shape(firstSample(ctx.upstreamDir(samplesStage)).getPixels());
-                yield FeatureNetworkSpec.pixels((int) shape[0], (int) shape[1]);
-            }
-        };
-    }
-
-    private static SampleRecord firstSample(String dir) throws IOException {
-        for (String f : LocalCopies.list(Handoffs.pattern(dir, SAMPLES))) {
-            try (DataFileReader<SampleRecord> r = new DataFileReader<>(LocalCopies.fetch(f).toFile(), new SpecificDatumReader<>(SampleRecord.class))) {
-                if (r.hasNext()) return r.next();
-            }
-        }
-        throw new IllegalStateException("no samples in " + Handoffs.pattern(dir, SAMPLES));
-    }
-
-    private static FeatureStats readStats(String file, String what) throws IOException {
+    static FeatureStats readStats(String file, String what) throws IOException {
         if (LocalCopies.list(file).isEmpty()) {
             throw new IllegalStateException("no statistics of the " + what + " were written to " + file + ": there were no images");
         }
@@ -198,7 +149,7 @@ public final class EvaluateStep implements PipelineStage {
         }
     }
 
-    private static void writeAvro(FeatureStats stats, String path) throws IOException {
+    static void writeAvro(FeatureStats stats, String path) throws IOException {
         Path local = LocalCopies.staging(path);
         try (DataFileWriter<FeatureStats> w = new DataFileWriter<>(new SpecificDatumWriter<>(FeatureStats.class))) {
             w.create(FeatureStats.getClassSchema(), local.toFile());
@@ -208,7 +159,7 @@ public final class EvaluateStep implements PipelineStage {
     }
 
     /** Avro's JSON encoding of one record, pretty-printed. */
-    private static <T extends SpecificRecord> void writeJson(T record, String path) throws IOException {
+    static <T extends SpecificRecord> void writeJson(T record, String path) throws IOException {
         Path local = LocalCopies.staging(path);
         try (OutputStream o = Files.newOutputStream(local)) {
             Encoder e = EncoderFactory.get().jsonEncoder(record.getSchema(), o, true);

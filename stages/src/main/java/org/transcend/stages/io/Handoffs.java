@@ -33,6 +33,24 @@ public final class Handoffs {
         return out;
     }
 
+    /**
+     * The first record of a handoff (in file-name order), read without decoding the rest, for a stage that needs one
+     * record's shape; the error names the files looked for when there is none.
+     */
+    public static <T extends SpecificRecord> T first(String dir, String name, Class<T> type) {
+        try {
+            for (String f : LocalCopies.list(pattern(dir, name))) {
+                try (org.apache.avro.file.DataFileReader<T> r = new org.apache.avro.file.DataFileReader<>(LocalCopies.fetch(f).toFile(),
+                        new org.apache.avro.specific.SpecificDatumReader<>(type))) {
+                    if (r.hasNext()) return r.next();
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("could not read " + pattern(dir, name), e);
+        }
+        throw new IllegalStateException("no " + type.getSimpleName() + " records in " + pattern(dir, name));
+    }
+
     public static String pattern(String dir, String name) {
         return dir + name + "-*.avro";
     }
