@@ -1,33 +1,37 @@
 package org.transcend.model.vae;
 
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
-/** The KL-regularised autoencoder of latent diffusion, ready to encode images to latents and decode them back. */
+/**
+ * The KL-regularised autoencoder of latent diffusion, ready to encode images to latents and decode them back. It
+ * runs on a {@link VaeEngine} and is not safe for concurrent use.
+ */
 public final class AutoencoderKL {
 
-    private static final String IMAGES = "images", LATENTS = "latents";
-    private static final String MOMENTS = "moments", MEAN = "mean", STD = "std", DECODED = "decoded";
+    /** The most activation values per channel-major buffer a pass may hold; larger batches are split. */
+    private static final long VALUES_PER_BUFFER = 1L << 24;
 
-    private final VaeGraph graph;
+    private final VaeConfig config;
+    private final Map<String, INDArray> parameters = new LinkedHashMap<>();
+    private final VaeEngine engine;
 
-    /** Builds the autoencoder around a copy of {@code stateDict} (latent-diffusion names, PyTorch shapes). */
+    /** Builds the autoencoder around FLOAT copies of {@code stateDict} (latent-diffusion names, PyTorch shapes). */
     public AutoencoderKL(VaeConfig config, Map<String, INDArray> stateDict) {
-        SameDiff sd = SameDiff.create();
-        graph = VaeGraph.declare(sd, config, stateDict);
-        SDVariable images = sd.placeHolder(IMAGES, DataType.FLOAT, -1, config.inChannels(), -1, -1);
-        SDVariable moments = graph.moments(images);
-        VaeGraph.PosteriorVariables posterior = graph.posterior(moments);
-        moments.rename(MOMENTS);
-        posterior.mean().rename(MEAN);
-        posterior.std().rename(STD);
-        SDVariable latents = sd.placeHolder(LATENTS, DataType.FLOAT, -1, config.latentChannels(), -1, -1);
-        graph.decode(latents).rename(DECODED);
+        VaeGraph.requireStateDict(config.validate(), stateDict);
+        for (String name : VaeGraph.parameterShapes(config).keySet()) {
+            parameters.put(name, stateDict.get(name).castTo(DataType.FLOAT).dup('c'));
+        }
+        this.config = config;
+        this.engine = new VaeEngine(config, parameters);
     }
 
     /** A freshly initialised autoencoder, for training from scratch. */
@@ -36,44 +40,54 @@ public final class AutoencoderKL {
     }
 
     public VaeConfig config() {
-        return graph.config();
+        return config;
     }
 
     /** The posterior of images [N, inChannels, H, W] in [−1, 1], H and W divisible by the downsampling factor. */
     public Posterior encode(INDArray images) {
-        requireBatch("images", images, config().inChannels(), config().downsamplingFactor());
-        Map<String, INDArray> out = graph.sameDiff().output(Map.of(IMAGES, images.castTo(DataType.FLOAT)), MOMENTS, MEAN, STD);
-        return new Posterior(out.get(MEAN), out.get(STD), out.get(MOMENTS));
+        VaeEngine.requireBatch("images", images, config.inChannels(), config.downsamplingFactor());
+        List<Posterior> parts = inChunks(images, images.size(2) * images.size(3), engine::encode);
+        if (parts.size() == 1) return parts.get(0);
+        return new Posterior(concat(parts, Posterior::mean), concat(parts, Posterior::std), concat(parts, Posterior::moments));
     }
 
     /** The images [N, outChannels, h·f, w·f] decoded from latents [N, latentChannels, h, w] (unscaled latents). */
     public INDArray decode(INDArray latents) {
-        requireBatch("latents", latents, config().latentChannels(), 1);
-        return graph.sameDiff().output(Map.of(LATENTS, latents.castTo(DataType.FLOAT)), DECODED).get(DECODED);
+        VaeEngine.requireBatch("latents", latents, config.latentChannels(), 1);
+        long f = config.downsamplingFactor();
+        List<INDArray> parts = inChunks(latents, latents.size(2) * f * latents.size(3) * f, engine::decode);
+        return parts.size() == 1 ? parts.get(0) : concat(parts, Function.identity());
     }
 
     /** The parameters under their latent-diffusion names, copied. */
     public Map<String, INDArray> stateDict() {
-        return graph.stateDict();
+        Map<String, INDArray> out = new LinkedHashMap<>();
+        parameters.forEach((name, value) -> out.put(name, value.dup()));
+        return out;
     }
 
     /** Overwrites every parameter; names and shapes must be exactly this configuration's. */
     public void loadStateDict(Map<String, INDArray> stateDict) {
-        graph.loadStateDict(stateDict);
+        VaeGraph.requireStateDict(config, stateDict);
+        parameters.forEach((name, value) -> value.assign(stateDict.get(name)));
     }
 
     /**
-     * Declares this autoencoder's current parameters in another graph, to train them there with autodiff; read the
-     * trained values back with {@link VaeGraph#stateDict()} and {@link #loadStateDict}.
+     * Runs a batch in chunks small enough that no buffer of the pass holds more than {@link #VALUES_PER_BUFFER}
+     * values (the widest level's channels at full image size), so a large batch of large images fits in memory.
      */
-    public VaeGraph addTo(SameDiff sd) {
-        return VaeGraph.declare(sd, config(), stateDict());
+    private <T> List<T> inChunks(INDArray batch, long pixelsPerImage, Function<INDArray, T> pass) {
+        long widest = (long) config.channels() * config.channelMultipliers().stream().mapToInt(Integer::intValue).max().orElseThrow();
+        long chunk = Math.max(1, VALUES_PER_BUFFER / (widest * pixelsPerImage));
+        List<T> out = new ArrayList<>();
+        for (long from = 0; from < batch.size(0); from += chunk) {
+            long to = Math.min(batch.size(0), from + chunk);
+            out.add(pass.apply(from == 0 && to == batch.size(0) ? batch : batch.get(NDArrayIndex.interval(from, to))));
+        }
+        return out;
     }
 
-    private static void requireBatch(String what, INDArray a, long channels, int divisor) {
-        if (a.rank() != 4 || a.size(1) != channels || a.size(2) % divisor != 0 || a.size(3) % divisor != 0 || a.size(0) == 0) {
-            throw new IllegalArgumentException(what + " have shape " + Arrays.toString(a.shape()) + "; expected [N, " + channels
-                    + ", H, W] with N > 0" + (divisor > 1 ? " and H, W divisible by " + divisor : ""));
-        }
+    private static <T> INDArray concat(List<T> parts, Function<T, INDArray> part) {
+        return Nd4j.concat(0, parts.stream().map(part).toArray(INDArray[]::new));
     }
 }

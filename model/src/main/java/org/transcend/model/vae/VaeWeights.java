@@ -23,6 +23,12 @@ public final class VaeWeights {
     /** The two state_dict namings of the same autoencoder. */
     public enum Naming { LDM, DIFFUSERS }
 
+    /**
+     * The metadata key of the GroupNorm group count, which no tensor shape tells; written by VAEs trained here,
+     * absent from SD-VAE files (latent diffusion's {@link VaeConfig#GROUPS}).
+     */
+    public static final String NORM_GROUPS = "norm_groups";
+
     /** Full SD checkpoints hold the autoencoder under this prefix. */
     private static final String CHECKPOINT_PREFIX = "first_stage_model.";
     private static final List<String> VAE_ROOTS = List.of("encoder.", "decoder.", "quant_conv.", "post_quant_conv.");
@@ -45,14 +51,31 @@ public final class VaeWeights {
      * was trained for, which no shape tells) places any level attention.
      */
     public static AutoencoderKL load(Path file, int resolution) throws IOException {
-        Map<String, INDArray> tensors = Safetensors.read(file).tensors();
+        Safetensors.Contents contents = Safetensors.read(file);
         VaeConfig config;
         try {
-            config = inferConfig(toLdm(tensors).tensors(), resolution);
+            config = inferConfig(toLdm(contents.tensors()).tensors(), resolution, normGroups(contents.metadata()));
         } catch (IllegalArgumentException e) {
-            throw new WeightsFileException(file, e.getMessage());
+            boolean groupsAssumed = !contents.metadata().containsKey(NORM_GROUPS) && e.getMessage().contains("GroupNorm has");
+            throw new WeightsFileException(file, e.getMessage() + (groupsAssumed ? "; the file's metadata has no '" + NORM_GROUPS
+                    + "', so latent diffusion's " + VaeConfig.GROUPS + " groups were assumed" : ""));
         }
-        return build(file, config, tensors);
+        return build(file, config, contents.tensors());
+    }
+
+    /** The metadata a VAE trained here is written with: its naming and the group count the shapes do not tell. */
+    public static Map<String, String> metadata(VaeConfig config) {
+        return Map.of("format", "ldm", NORM_GROUPS, Integer.toString(config.normGroups()));
+    }
+
+    private static int normGroups(Map<String, String> metadata) {
+        String groups = metadata.get(NORM_GROUPS);
+        if (groups == null) return VaeConfig.GROUPS;
+        try {
+            return Integer.parseInt(groups.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("metadata " + NORM_GROUPS + " = '" + groups + "'; accepted: a positive integer");
+        }
     }
 
     private static AutoencoderKL build(Path file, VaeConfig config, Map<String, INDArray> tensors) {
@@ -167,8 +190,11 @@ public final class VaeWeights {
         return n;
     }
 
-    /** The configuration the tensor shapes tell (latent-diffusion names), for images of side {@code resolution}. */
-    public static VaeConfig inferConfig(Map<String, INDArray> ldm, int resolution) {
+    /**
+     * The configuration the tensor shapes tell (latent-diffusion names), for images of side {@code resolution} and
+     * {@code normGroups} GroupNorm groups.
+     */
+    public static VaeConfig inferConfig(Map<String, INDArray> ldm, int resolution, int normGroups) {
         int channels = dim(ldm, "encoder.conv_in.weight", 0);
         int inChannels = dim(ldm, "encoder.conv_in.weight", 1);
         TreeSet<Integer> levels = new TreeSet<>();
@@ -198,7 +224,7 @@ public final class VaeWeights {
         }
         List<Integer> attentionResolutions = attentionLevels.stream().map(l -> resolution >> l).toList();
         return new VaeConfig(inChannels, dim(ldm, "decoder.conv_out.weight", 0), resolution, channels, multipliers,
-                blocks.size(), attentionResolutions, dim(ldm, "decoder.conv_in.weight", 1), true).validate();
+                blocks.size(), attentionResolutions, dim(ldm, "decoder.conv_in.weight", 1), true, normGroups).validate();
     }
 
     private static int dim(Map<String, INDArray> ldm, String name, int axis) {

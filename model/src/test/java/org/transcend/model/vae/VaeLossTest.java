@@ -32,7 +32,7 @@ class VaeLossTest {
 
     private static Setup setup(VaeLoss.Weights weights, int batchSize) {
         SameDiff sd = SameDiff.create();
-        VaeGraph vae = AutoencoderKL.initialized(CONFIG, 3).addTo(sd);
+        VaeGraph vae = VaeGraph.declare(sd, CONFIG, VaeGraph.initialParameters(CONFIG, 3));
         SDVariable images = sd.placeHolder("images", DataType.FLOAT, -1, 3, 16, 16);
         SDVariable noise = sd.placeHolder("noise", DataType.FLOAT, -1, 4, 8, 8);
         VaeLoss.Terms terms = VaeLoss.build(vae, images, noise, weights);

@@ -18,6 +18,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VaeWeightsTest {
 
@@ -101,6 +102,36 @@ class VaeWeightsTest {
         Posterior posterior = vae.encode(Nd4j.rand(DataType.FLOAT, 2, 3, 16, 16));
         assertArrayEquals(new long[]{2, 4, 8, 8}, posterior.mean().shape());
         assertArrayEquals(new long[]{2, 2, 16, 16}, vae.decode(posterior.mean()).shape());
+    }
+
+    @Test
+    void readsTheGroupCountOfAVaeTrainedHereFromTheMetadata() throws IOException {
+        VaeConfig narrow = new VaeConfig(1, 1, 16, 8, List.of(1, 2), 1, List.of(), 4, true, 4).validate();
+        Path file = dir.resolve("narrow.safetensors");
+        Safetensors.write(file, VaeGraph.initialParameters(narrow, 2), VaeWeights.metadata(narrow), Safetensors.Dtype.F32);
+        AutoencoderKL vae = VaeWeights.load(file, 16);
+        assertEquals(narrow, vae.config());
+        assertArrayEquals(new long[]{3, 4, 8, 8}, vae.encode(Nd4j.zeros(DataType.FLOAT, 3, 1, 16, 16)).mean().shape());
+    }
+
+    @Test
+    void saysWhichGroupCountItAssumedWhenTheMetadataHasNone() throws IOException {
+        VaeConfig narrow = new VaeConfig(1, 1, 16, 8, List.of(1, 2), 1, List.of(), 4, true, 4).validate();
+        Path file = write("narrow.safetensors", VaeGraph.initialParameters(narrow, 2), Safetensors.Dtype.F32);
+        var e = assertThrows(WeightsFileException.class, () -> VaeWeights.load(file, 16));
+        assertEquals(file + ": channelMultipliers[0] = 1 gives 8 channels at that level; accepted: a positive multiplier giving a "
+                + "multiple of 32 channels (GroupNorm has 32 groups); the file's metadata has no 'norm_groups', so latent "
+                + "diffusion's 32 groups were assumed", e.getMessage());
+    }
+
+    @Test
+    void namesTheFileWhenItsHeaderIsCorrupt() throws IOException {
+        Path file = dir.resolve("corrupt.safetensors");
+        byte[] bytes = java.nio.file.Files.readAllBytes(Fixtures.file("vae_tiny_ldm.safetensors"));
+        bytes[8] = '['; // the header must be a JSON object
+        java.nio.file.Files.write(file, bytes);
+        var e = assertThrows(WeightsFileException.class, () -> VaeWeights.load(file, 16));
+        assertTrue(e.getMessage().startsWith(file + ": header is not JSON"), e.getMessage());
     }
 
     @Test

@@ -97,7 +97,8 @@ public final class Catalog {
     public static final Setting VAE_L1 = add(Setting.real("vae.l1", 0.0, 0, 1e6, "Weight of the L1 reconstruction term."));
     public static final Setting VAE_L2 = add(Setting.real("vae.l2", 1.0, 0, 1e6, "Weight of the L2 reconstruction term."));
     public static final Setting VAE_KL = add(Setting.real("vae.kl-weight", 1e-6, 0, 1e6, "Weight of the KL term."));
-    public static final Setting VAE_CHANNELS = add(Setting.integer("vae.channels", 32, 32, 1024, "Base channels of the small VAE (GroupNorm needs multiples of 32)."));
+    public static final Setting VAE_CHANNELS = add(Setting.integer("vae.channels", 32, 1, 1024, "Base channels of the small VAE; every level's channels must be a multiple of vae.norm-groups."));
+    public static final Setting VAE_NORM_GROUPS = add(Setting.integer("vae.norm-groups", 32, 1, 1024, "GroupNorm groups of the small VAE (latent diffusion's is 32; narrower VAEs need fewer)."));
     public static final Setting VAE_MULTIPLIERS = add(Setting.text("vae.multipliers", "1,2,2", "Channel multiplier per level; every level but the last halves the resolution."));
     public static final Setting VAE_LATENT_CHANNELS = add(Setting.integer("vae.latent-channels", 4, 1, 64, "Latent channels."));
     public static final Setting VAE_RESOLUTION = add(Setting.integer("vae.resolution", 32, 8, 1024, "Images are padded with black to this square size."));

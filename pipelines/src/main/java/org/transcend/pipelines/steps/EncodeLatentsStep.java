@@ -49,7 +49,7 @@ public final class EncodeLatentsStep implements PipelineStage {
 
     @Override
     public int version() {
-        return 1;
+        return 2;
     }
 
     @Override

@@ -54,7 +54,7 @@ public final class SampleStep implements PipelineStage {
 
     @Override
     public int version() {
-        return 1;
+        return 2;
     }
 
     @Override

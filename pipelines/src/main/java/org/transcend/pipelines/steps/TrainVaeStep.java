@@ -29,7 +29,7 @@ public final class TrainVaeStep implements PipelineStage {
 
     @Override
     public int version() {
-        return 1;
+        return 2;
     }
 
     @Override
@@ -40,7 +40,8 @@ public final class TrainVaeStep implements PipelineStage {
     @Override
     public List<String> settingKeys(Settings s) {
         return List.of(VAE_STEPS.key(), VAE_BATCH.key(), VAE_LR.key(), VAE_L1.key(), VAE_L2.key(), VAE_KL.key(), VAE_CHANNELS.key(),
-                VAE_MULTIPLIERS.key(), VAE_LATENT_CHANNELS.key(), VAE_RESOLUTION.key(), VAE_HELD_OUT.key(), RUN_SEED.key());
+                VAE_MULTIPLIERS.key(), VAE_NORM_GROUPS.key(), VAE_LATENT_CHANNELS.key(), VAE_RESOLUTION.key(), VAE_HELD_OUT.key(),
+                RUN_SEED.key());
     }
 
     @Override
@@ -57,7 +58,8 @@ public final class TrainVaeStep implements PipelineStage {
         Settings s = ctx.settings();
         List<Integer> multipliers = Arrays.stream(s.get(VAE_MULTIPLIERS.key()).split(",")).map(String::trim).map(Integer::parseInt).toList();
         TrainVae.Spec spec = new TrainVae.Spec(ctx.upstreamDir(ImportImages.STAGE), ctx.outputDir(), channels(s), s.getInt(VAE_RESOLUTION.key()),
-                s.getInt(VAE_CHANNELS.key()), multipliers, s.getInt(VAE_LATENT_CHANNELS.key()), s.getLong(VAE_STEPS.key()),
+                s.getInt(VAE_CHANNELS.key()), multipliers, s.getInt(VAE_NORM_GROUPS.key()), s.getInt(VAE_LATENT_CHANNELS.key()),
+                s.getLong(VAE_STEPS.key()),
                 s.getInt(VAE_BATCH.key()), s.getDouble(VAE_LR.key()), s.getDouble(VAE_L1.key()), s.getDouble(VAE_L2.key()),
                 s.getDouble(VAE_KL.key()), s.getLong(VAE_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
                 s.getInt(VAE_HELD_OUT.key()), s.getLong(RUN_SEED.key()));

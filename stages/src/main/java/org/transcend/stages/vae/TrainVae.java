@@ -16,6 +16,7 @@ import org.transcend.model.vae.AutoencoderKL;
 import org.transcend.model.vae.VaeConfig;
 import org.transcend.model.vae.VaeLoss;
 import org.transcend.model.vae.VaeTrainer;
+import org.transcend.model.vae.VaeWeights;
 import org.transcend.schemas.CheckpointMeta;
 import org.transcend.schemas.ImageRecord;
 import org.transcend.stages.io.LocalCopies;
@@ -46,10 +47,11 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
 
     /** @param heldOut the last N images by id are held out for the PSNR and the grid */
     public record Spec(String importDir, String outputDir, int channels, int resolution, int baseChannels, List<Integer> multipliers,
-                       int latentChannels, long steps, int batch, double lr, double l1, double l2, double kl, long checkpointEvery,
-                       long logEvery, int heldOut, long seed) implements Serializable {
+                       int normGroups, int latentChannels, long steps, int batch, double lr, double l1, double l2, double kl,
+                       long checkpointEvery, long logEvery, int heldOut, long seed) implements Serializable {
         public VaeConfig config() {
-            return new VaeConfig(channels, channels, resolution, baseChannels, multipliers, 1, List.of(), latentChannels, true).validate();
+            return new VaeConfig(channels, channels, resolution, baseChannels, multipliers, 1, List.of(), latentChannels, true,
+                    normGroups).validate();
         }
     }
 
@@ -99,7 +101,7 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
             steps.inc(trainer.completedSteps() - before);
             LocalCopies.publish(metrics, spec.outputDir() + "metrics.jsonl");
             Path weights = LocalCopies.staging(spec.outputDir() + WEIGHTS);
-            Safetensors.write(weights, trainer.stateDict(), Map.of("format", "ldm"), Safetensors.Dtype.F32);
+            Safetensors.write(weights, trainer.stateDict(), VaeWeights.metadata(spec.config()), Safetensors.Dtype.F32);
             LocalCopies.publish(weights, spec.outputDir() + WEIGHTS);
             double db = heldOutPsnr(trainer.autoencoder(), test);
             System.out.printf("[train-vae] held-out reconstruction PSNR %.2f dB on %d images%n", db, test.size());
