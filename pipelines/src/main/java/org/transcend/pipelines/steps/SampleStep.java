@@ -79,9 +79,8 @@ public final class SampleStep implements PipelineStage {
     @Override
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
-        String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        Latents.Shape shape = Latents.shape(latents);
-        LatentStats stats = Latents.stats(latents);
+        Latents.Shape shape = LatentFacts.shape(ctx);
+        LatentStats stats = LatentFacts.stats(ctx);
         int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
         int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;
         SampleSpec spec = new SampleSpec(ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()),
@@ -91,7 +90,8 @@ public final class SampleStep implements PipelineStage {
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),
                 s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx));
         Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
+        Handoffs.write(p.apply(new Sample(spec).setResourceHints(ctx.networkHints())), SampleRecord.class, ctx.outputDir(), "samples",
+                Math.min(spec.shards(), 16));
         Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);
         List<SampleRecord> samples = Handoffs.readAll(ctx.outputDir(), "samples", SampleRecord.class);
         samples.sort(Comparator.comparingLong(SampleRecord::getIndex));

@@ -98,7 +98,7 @@ public final class TrainSiTStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        Latents.Shape shape = Latents.shape(latents);
+        Latents.Shape shape = LatentFacts.shape(ctx);
         SiTRun run;
         TrainSiT.Targets targets = null;
         switch (kind) {
@@ -112,8 +112,8 @@ public final class TrainSiTStep implements PipelineStage {
             }
         }
         Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets)), CheckpointMeta.class,
-                ctx.outputDir(), "checkpoint-meta", 1);
+        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets).setResourceHints(ctx.networkHints())),
+                CheckpointMeta.class, ctx.outputDir(), "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
         return new StageOutcome(counts, Map.of());
     }
