@@ -54,8 +54,16 @@ public final class Orchestrator {
         return explain(definition(pipeline));
     }
 
-    /** Keys of every stage of the definition, upstream first. */
+    /** Keys of every stage of the definition, upstream first, each with its manifest when committed. */
     public List<Resolved> resolve(PipelineDefinition def) {
+        return resolve(def, true);
+    }
+
+    /**
+     * Keys of every stage of the definition, upstream first; {@code lookUp} false computes the keys without reading
+     * the store (a dry run must not reach a remote store), so none is marked committed.
+     */
+    public List<Resolved> resolve(PipelineDefinition def, boolean lookUp) {
         Map<String, Resolved> byName = new LinkedHashMap<>();
         for (PipelineStage s : def.stages()) {
             Map<String, String> fields = new TreeMap<>();
@@ -69,7 +77,7 @@ public final class Orchestrator {
                 fields.put("upstream." + up, r.key());
             }
             Preimage pre = Preimage.of(fields);
-            byName.put(s.name(), new Resolved(s, pre, pre.key(), store.committed(s.name(), pre.key())));
+            byName.put(s.name(), new Resolved(s, pre, pre.key(), lookUp ? store.committed(s.name(), pre.key()) : Optional.empty()));
         }
         return new ArrayList<>(byName.values());
     }

@@ -12,6 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.train.Checkpoint;
 import org.transcend.pipelines.Orchestrator;
 import org.transcend.pipelines.TestDatasets;
+import org.transcend.pipelines.TinyPipeline;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.schemas.RunRecord;
@@ -43,14 +44,10 @@ class SelfTranscendencePipelineTest {
 
     @BeforeAll
     static void data() throws Exception {
-        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 160, 0);
+        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), TinyPipeline.IMAGES, 0);
         store = tmp.resolve("store");
-        tiny = List.of("data.path=" + fm, "vae.steps=4", "vae.batch=16", "vae.held-out=16", "vae.checkpoint-every=2",
-                "sit.hidden=32", "sit.depth=4", "sit.heads=2", "train.batch=16", "train.log-every=2", "train.checkpoint-every=2", "train.preview-every=4",
-                "warmup.steps=4", "warmup.block=2", "warmup.head-hidden=32", "teacher.block=3", "teacher.guidance=5",
-                "teacher.shard-steps=2", "student.steps=4", "student.block=2", "student.projector-hidden=32", "student.stop-step=3",
-                "sample.count=20", "sample.steps=4", "sample.method=euler", "sample.shards=2",
-                "eval.classifier-steps=5", "eval.classifier-batch=16", "encode.groups=4");
+        tiny = new ArrayList<>(TinyPipeline.settings(fm));
+        tiny.add("train.preview-every=4");
     }
 
     private Orchestrator orchestrator(String... extra) {

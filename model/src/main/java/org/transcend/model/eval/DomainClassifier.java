@@ -46,9 +46,12 @@ public final class DomainClassifier implements FeatureNetwork {
             widths = List.copyOf(widths);
         }
 
-        /** Two conv blocks of 32 and 64 channels and 128 features, for 28×28 or 32×32 images. */
+        /** The feature dimension of {@link #small}. */
+        public static final int SMALL_FEATURES = 128;
+
+        /** Two conv blocks of 32 and 64 channels and {@link #SMALL_FEATURES} features, for 28×28 or 32×32 images. */
         public static Config small(int channels, int imageSize, int numClasses) {
-            return new Config(channels, imageSize, List.of(32, 64), 128, numClasses).validate();
+            return new Config(channels, imageSize, List.of(32, 64), SMALL_FEATURES, numClasses).validate();
         }
 
         public Config validate() {

@@ -4,6 +4,7 @@ import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.transforms.MapElements;
 import org.apache.beam.sdk.values.TypeDescriptor;
+import org.transcend.model.eval.DomainClassifier;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
 import org.transcend.pipelines.StageContext;
@@ -122,8 +123,12 @@ public final class ReferenceStatsStep implements PipelineStage {
                 if (!ctx.upstreamKeys().containsKey(TrainClassifierStep.NAME)) {
                     throw new IllegalStateException("eval.features=classifier but this pipeline has no " + TrainClassifierStep.NAME + " stage");
                 }
-                yield FeatureNetworkSpec.classifier(ctx.upstreamDir(TrainClassifierStep.NAME) + TrainClassifierStep.CLASSIFIER_FILE,
-                        ctx.upstreamKeys().get(TrainClassifierStep.NAME));
+                String weights = ctx.upstreamDir(TrainClassifierStep.NAME) + TrainClassifierStep.CLASSIFIER_FILE;
+                String key = ctx.upstreamKeys().get(TrainClassifierStep.NAME);
+                // A dry run has no classifier file to read the feature dimension from: it is the one train-classifier trains.
+                yield ctx.dryRun()
+                        ? new FeatureNetworkSpec(FeatureNetworkSpec.Kind.CLASSIFIER, weights, key, 0, 0, DomainClassifier.Config.SMALL_FEATURES)
+                        : FeatureNetworkSpec.classifier(weights, key);
             }
             default -> {
                 long[] shape = imageShape.get();

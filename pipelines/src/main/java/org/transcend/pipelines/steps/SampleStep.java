@@ -81,7 +81,8 @@ public final class SampleStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         SampleSpec spec = spec(ctx, modelStage, ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE);
         Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
+        Handoffs.write(p.apply(new Sample(spec).setResourceHints(ctx.networkHints())), SampleRecord.class, ctx.outputDir(), "samples",
+                Math.min(spec.shards(), 16));
         Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);
         List<SampleRecord> samples = Handoffs.readAll(ctx.outputDir(), "samples", SampleRecord.class);
         samples.sort(Comparator.comparingLong(SampleRecord::getIndex));
@@ -96,9 +97,8 @@ public final class SampleStep implements PipelineStage {
      */
     static SampleSpec spec(StageContext ctx, String modelStage, String checkpoint) throws Exception {
         Settings s = ctx.settings();
-        String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        Latents.Shape shape = Latents.shape(latents);
-        LatentStats stats = Latents.stats(latents);
+        Latents.Shape shape = LatentFacts.shape(ctx);
+        LatentStats stats = LatentFacts.stats(ctx);
         int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
         int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;
         return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()),

@@ -10,7 +10,6 @@ import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.schemas.TeacherTarget;
-import org.transcend.stages.latents.Latents;
 import org.transcend.stages.teacher.CacheTeacherTargets;
 import org.transcend.stages.teacher.ExtractGuidedFeatures;
 import org.transcend.stages.training.SiTRun;
@@ -65,7 +64,7 @@ public final class TeacherTargetsStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        SiTRun student = SiTRuns.student(s, Latents.shape(latents));
+        SiTRun student = SiTRuns.student(s, LatentFacts.shape(ctx));
         long steps = SiTRuns.guidedSteps(s);
         long perShard = s.getLong(TEACHER_SHARD_STEPS.key());
         List<Long> shards = LongStream.range(0, (steps + perShard - 1) / perShard).boxed().toList();
@@ -73,7 +72,7 @@ public final class TeacherTargetsStep implements PipelineStage {
         p.apply("Plan shards", Create.of(shards.isEmpty() ? List.of() : shards).withCoder(org.apache.beam.sdk.coders.VarLongCoder.of()))
                 .apply("Spread shards", Reshuffle.viaRandomKey())
                 .apply("ExtractGuidedFeatures", new ExtractGuidedFeatures(student, TrainSiTStep.teacher(s, ctx.upstreamDir(TrainSiTStep.WARMUP)),
-                        latents, perShard, steps))
+                        latents, perShard, steps).setResourceHints(ctx.networkHints()))
                 .apply("CacheTeacherTargets", new CacheTeacherTargets(ctx.outputDir(), perShard));
         Map<String, Long> counts = BeamRuns.runAndCount(p, ExtractGuidedFeatures.NAMESPACE);
         counts.put("steps", steps);

@@ -106,6 +106,8 @@ public final class TrainClassifierStep implements PipelineStage {
 
     @Override
     public StageOutcome build(StageContext ctx) throws IOException {
+        // The classifier trains in the launcher, outside Beam: a dry run has no job of it to translate.
+        if (ctx.dryRun()) return new StageOutcome(Map.of(), Map.of());
         Settings s = ctx.settings();
         long seed = s.getLong(RUN_SEED.key());
         double holdout = s.getDouble(EVAL_CLASSIFIER_HOLDOUT.key());

@@ -105,7 +105,7 @@ public final class TrainSiTStep implements PipelineStage {
     public StageOutcome build(StageContext ctx) throws Exception {
         Settings s = ctx.settings();
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
-        Latents.Shape shape = Latents.shape(latents);
+        Latents.Shape shape = LatentFacts.shape(ctx);
         SiTRun run;
         TrainSiT.Targets targets = null;
         switch (kind) {
@@ -121,8 +121,8 @@ public final class TrainSiTStep implements PipelineStage {
         Pipeline p = Pipeline.create(ctx.options());
         TrainSiT.Preview preview = new TrainSiT.Preview(SampleStep.spec(ctx, name(), "").preview(PREVIEW_PER_CLASS),
                 s.getLong(TRAIN_PREVIEW_EVERY.key()));
-        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets, preview)), CheckpointMeta.class,
-                ctx.outputDir(), "checkpoint-meta", 1);
+        Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets, preview).setResourceHints(ctx.networkHints())),
+                CheckpointMeta.class, ctx.outputDir(), "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
         return new StageOutcome(counts, Map.of());
     }

@@ -53,19 +53,24 @@ public final class TrainVaeStep implements PipelineStage {
         return s.get(DATA_SOURCE.key()).equals("fashion-mnist") ? 1 : s.get(DATA_SOURCE.key()).equals("cifar10") ? 3 : s.getInt(DATA_CHANNELS.key());
     }
 
-    @Override
-    public StageOutcome build(StageContext ctx) throws Exception {
-        Settings s = ctx.settings();
+    /** The VAE training these settings ask for, from the imported images in {@code importDir} into {@code outputDir}. */
+    static TrainVae.Spec spec(Settings s, String importDir, String outputDir) {
         List<Integer> multipliers = Arrays.stream(s.get(VAE_MULTIPLIERS.key()).split(",")).map(String::trim).map(Integer::parseInt).toList();
-        TrainVae.Spec spec = new TrainVae.Spec(ctx.upstreamDir(ImportImages.STAGE), ctx.outputDir(), channels(s), s.getInt(VAE_RESOLUTION.key()),
+        return new TrainVae.Spec(importDir, outputDir, channels(s), s.getInt(VAE_RESOLUTION.key()),
                 s.getInt(VAE_CHANNELS.key()), multipliers, s.getInt(VAE_NORM_GROUPS.key()), s.getInt(VAE_LATENT_CHANNELS.key()),
                 s.getLong(VAE_STEPS.key()),
                 s.getInt(VAE_BATCH.key()), s.getDouble(VAE_LR.key()), s.getDouble(VAE_L1.key()), s.getDouble(VAE_L2.key()),
                 s.getDouble(VAE_KL.key()), s.getLong(VAE_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
                 s.getInt(VAE_HELD_OUT.key()), s.getLong(RUN_SEED.key()));
+    }
+
+    @Override
+    public StageOutcome build(StageContext ctx) throws Exception {
+        TrainVae.Spec spec = spec(ctx.settings(), ctx.upstreamDir(ImportImages.STAGE), ctx.outputDir());
         spec.config();
         Pipeline p = Pipeline.create(ctx.options());
-        Handoffs.write(p.apply(new TrainVae(spec)), CheckpointMeta.class, ctx.outputDir(), "checkpoint-meta", 1);
+        Handoffs.write(p.apply(new TrainVae(spec).setResourceHints(ctx.networkHints())), CheckpointMeta.class, ctx.outputDir(),
+                "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, TrainVae.NAMESPACE));
         CheckpointMeta meta = Handoffs.readAll(ctx.outputDir(), "checkpoint-meta", CheckpointMeta.class).get(0);
         return new StageOutcome(counts, Map.of("psnr_db", meta.getMetrics().get("psnr_db")));

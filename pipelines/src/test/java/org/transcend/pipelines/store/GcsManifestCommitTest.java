@@ -28,7 +28,7 @@ class GcsManifestCommitTest {
         ManifestCommitter.useGcs(null);
     }
 
-    private static Storage withDoesNotExistPrecondition(Storage fake) {
+    static Storage withDoesNotExistPrecondition(Storage fake) {
         return (Storage) Proxy.newProxyInstance(Storage.class.getClassLoader(), new Class<?>[]{Storage.class}, (proxy, m, args) -> {
             boolean conditionalCreate = m.getName().equals("create") && args != null && args.length == 3
                     && args[0] instanceof BlobInfo && args[1] instanceof byte[] && args[2] instanceof Storage.BlobTargetOption[];

@@ -26,7 +26,7 @@ import java.util.List;
  * the sorted sub-folder names. Every image is centre-cropped to a square and resized to the requested
  * resolution (bilinear), then converted to the requested channel count.
  */
-final class ImageFolder {
+public final class ImageFolder {
     private ImageFolder() {}
 
     static String pattern(String root) {
@@ -38,7 +38,7 @@ final class ImageFolder {
     }
 
     /** The class folder names found under the root, sorted. */
-    static List<String> classes(String root) {
+    public static List<String> classes(String root) {
         List<String> names = new ArrayList<>();
         try {
             MatchResult r = FileSystems.match(pattern(root));

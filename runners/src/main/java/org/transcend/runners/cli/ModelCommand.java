@@ -1,4 +1,4 @@
-package org.transcend.pipelines.cli;
+package org.transcend.runners.cli;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.sit.SiTForward;

@@ -1,4 +1,4 @@
-package org.transcend.pipelines.cli;
+package org.transcend.runners.cli;
 
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;

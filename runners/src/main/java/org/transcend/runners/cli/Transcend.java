@@ -1,15 +1,15 @@
-package org.transcend.pipelines.cli;
+package org.transcend.runners.cli;
 
 import org.apache.beam.sdk.io.FileSystems;
 import org.apache.beam.sdk.options.PipelineOptions;
-import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.transcend.pipelines.Orchestrator;
 import org.transcend.pipelines.Pipelines;
 import org.transcend.pipelines.config.Catalog;
-import org.transcend.pipelines.config.ConfigException;
 import org.transcend.pipelines.config.Setting;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
+import org.transcend.runners.Runner;
+import org.transcend.runners.dataflow.DataflowDryRun;
 import org.transcend.schemas.ArtifactManifest;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
@@ -20,6 +20,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -64,6 +66,16 @@ public final class Transcend {
                 defaultValue = "${env:TRANSCEND_STORE:-store}")
         String store;
 
+        @Option(names = "--runner", defaultValue = "local", completionCandidates = RunnerNames.class,
+                description = "Where the Beam pipelines run: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}). local is Beam's "
+                        + "DirectRunner; flink runs Flink embedded in this JVM unless --flinkMaster names a cluster; dataflow "
+                        + "submits to Google Cloud Dataflow (GPU workers for training and sampling, see --accelerator).")
+        String runner;
+
+        @Option(names = "--flinkMaster", paramLabel = "HOST:PORT",
+                description = "With --runner flink: the JobManager of a Flink cluster (default: Flink embedded in this JVM).")
+        String flinkMaster;
+
         @CommandLine.Unmatched
         List<String> beamArgs = new ArrayList<>();
 
@@ -72,10 +84,7 @@ public final class Transcend {
         }
 
         PipelineOptions options() {
-            for (String a : beamArgs) {
-                if (!a.startsWith("--")) throw new ConfigException("unexpected argument '" + a + "'");
-            }
-            PipelineOptions o = PipelineOptionsFactory.fromArgs(beamArgs.toArray(String[]::new)).withValidation().create();
+            PipelineOptions o = Runner.named(runner).options(beamArgs, flinkMaster);
             FileSystems.setDefaultPipelineOptions(o);
             return o;
         }
@@ -83,6 +92,12 @@ public final class Transcend {
         Orchestrator orchestrator(PrintStream log) {
             PipelineOptions o = options();
             return new Orchestrator(new ArtifactStore(store), settings(), o, log);
+        }
+    }
+
+    static final class RunnerNames extends ArrayList<String> {
+        RunnerNames() {
+            super(java.util.Arrays.stream(Runner.values()).map(Runner::id).toList());
         }
     }
 
@@ -102,12 +117,17 @@ public final class Transcend {
         @Option(names = "--force", description = "Rebuild this stage and everything downstream of it (repeatable).")
         List<String> force = new ArrayList<>();
 
+        @Option(names = "--dry-run", description = "With --runner dataflow: translate every stage into a Dataflow job template on "
+                + "local disk and print the job graphs, offline and without credentials; nothing runs and the store is not read.")
+        boolean dryRun;
+
         @Mixin
         Common common;
 
         @Override
         public Integer call() throws Exception {
             PrintStream out = System.out;
+            if (dryRun) return dryRun(out);
             Orchestrator orchestrator = common.orchestrator(out);
             List<RunRecord> runs = new ArrayList<>();
             for (String pipeline : pipelines) {
@@ -115,6 +135,21 @@ public final class Transcend {
             }
             for (RunRecord run : runs) Summary.print(out, run, common.store);
             Summary.compare(out, runs);
+            return 0;
+        }
+
+        private int dryRun(PrintStream out) throws Exception {
+            if (Runner.named(common.runner) != Runner.DATAFLOW) {
+                throw new IllegalArgumentException("--dry-run translates for Dataflow; add --runner dataflow (the runner is " + common.runner + ")");
+            }
+            PipelineOptions options = common.options();
+            Settings settings = common.settings();
+            ArtifactStore store = new ArtifactStore(common.store);
+            for (String pipeline : pipelines) {
+                Path dir = Files.createTempDirectory("transcend-dry-run-" + pipeline + "-");
+                List<DataflowDryRun.StageJob> jobs = DataflowDryRun.translate(Pipelines.named(pipeline, settings), settings, store, options, dir, out);
+                DataflowDryRun.print(out, pipeline, jobs, dir);
+            }
             return 0;
         }
     }
