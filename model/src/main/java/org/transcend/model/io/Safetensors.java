@@ -8,6 +8,7 @@ import org.bytedeco.javacpp.indexer.HalfIndexer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.PausePoint;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -242,8 +243,13 @@ public final class Safetensors {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length);
             out.write(len.array());
             out.write(padded);
+            int written = 0;
             for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
                 out.write(encode(e.getValue(), types.get(e.getKey())));
+                if (++written == tensors.size() / 2) {
+                    out.flush();
+                    PausePoint.reach("weights-write");
+                }
             }
         }
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);

@@ -3,6 +3,7 @@ package org.transcend.model.train;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.PausePoint;
 import org.transcend.model.flow.Losses;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.SiT;
@@ -95,6 +96,7 @@ public final class SiTTrainer {
         double norm = GradientClipping.clip(ordered, settings.gradientClip());
         step++;
         adam.update(params, pass.gradients(), step);
+        PausePoint.reach("train-step");
         ema.update(params);
         return new StepReport(step, pass.losses(), norm, System.nanoTime() - t0, batch.slots().size());
     }

@@ -110,7 +110,8 @@ public final class ArtifactStore {
         String dir = dir(stage, key);
         for (MatchResult.Metadata md : matchMetadata(dir + "**")) {
             String rel = md.resourceId().toString().substring(dir.length());
-            if (rel.equals(MANIFEST) || rel.contains(PARTIAL)) continue;
+            // Partial files are what a killed writer left; they never become part of the artifact.
+            if (rel.equals(MANIFEST) || rel.contains(".partial")) continue;
             files.add(new ArtifactFile(rel, md.sizeBytes()));
         }
         files.sort(Comparator.comparing(ArtifactFile::getPath));

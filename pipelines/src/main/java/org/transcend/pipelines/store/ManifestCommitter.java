@@ -5,6 +5,7 @@ import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
+import org.transcend.model.PausePoint;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -42,6 +43,7 @@ final class ManifestCommitter {
     private static boolean createLocal(Path target, byte[] bytes) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + ".partial-" + UUID.randomUUID());
         Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.SYNC);
+        PausePoint.reach("manifest-commit");
         try {
             Files.createLink(target, tmp);
             return true;
