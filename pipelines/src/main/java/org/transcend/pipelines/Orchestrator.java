@@ -7,6 +7,7 @@ import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.pipelines.store.BuildLease;
 import org.transcend.pipelines.store.Preimage;
 import org.transcend.schemas.ArtifactManifest;
+import org.transcend.schemas.PeakMemory;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
@@ -126,11 +127,17 @@ public final class Orchestrator {
                     upDirs.put(up, store.dir(up, keys.get(up)));
                 }
                 StageContext ctx = new StageContext(settings, store, r.key(), store.dir(s.name(), r.key()), upDirs, upKeys, options);
-                StageOutcome out = s.build(ctx);
+                StageOutcome out;
+                PeakMemory memory;
+                try (MemoryMeter meter = MemoryMeter.start()) {
+                    out = s.build(ctx);
+                    memory = meter.stop();
+                }
                 ArtifactManifest m = store.commit(s.name(), s.version(), r.preimage(), out.counts(), out.metrics());
                 long wall = System.currentTimeMillis() - t0;
-                runs.add(new StageRun(s.name(), r.key(), false, wall, m.getCounts(), out.deadLetters(), m.getMetrics()));
-                log.printf("%-24s done  %s  %.1f s  %s%n", s.name(), r.key().substring(0, 12), wall / 1000.0, out.counts());
+                runs.add(new StageRun(s.name(), r.key(), false, wall, m.getCounts(), out.deadLetters(), m.getMetrics(), memory));
+                log.printf("%-24s done  %s  %.1f s  peak RSS %s  %s%n", s.name(), r.key().substring(0, 12), wall / 1000.0,
+                        MemoryMeter.format(memory.getResidentBytes()), out.counts());
             }
         }
         RunRecord record = new RunRecord(runId(def.name(), started), def.name(), started, runs);
@@ -142,7 +149,7 @@ public final class Orchestrator {
     private StageRun reused(PipelineStage s, String key, ArtifactManifest m, long t0) {
         log.printf("%-24s hit   %s%n", s.name(), key.substring(0, 12));
         return new StageRun(s.name(), key, true, System.currentTimeMillis() - t0, m.getCounts(),
-                m.getCounts().getOrDefault("dead_letters", 0L), m.getMetrics());
+                m.getCounts().getOrDefault("dead_letters", 0L), m.getMetrics(), null);
     }
 
     private static boolean dependsOn(PipelineDefinition def, String stage, String upstream) {

@@ -240,7 +240,8 @@ public final class ArtifactStore {
     public static <T extends SpecificRecord> T fromJson(byte[] json, Class<T> type) throws IOException {
         SpecificDatumReader<T> r = new SpecificDatumReader<>(type);
         org.apache.avro.Schema schema = org.apache.avro.specific.SpecificData.get().getSchema(type);
-        return r.read(null, DecoderFactory.get().jsonDecoder(schema, new String(json, StandardCharsets.UTF_8)));
+        String text = JsonDefaults.complete(new String(json, StandardCharsets.UTF_8), schema);
+        return r.read(null, DecoderFactory.get().jsonDecoder(schema, text));
     }
 
     static <T extends SpecificRecord> Optional<T> readJson(String path, Class<T> type) {
