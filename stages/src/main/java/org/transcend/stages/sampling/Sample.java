@@ -66,7 +66,8 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
 
         @Setup
         public void setup() throws IOException {
-            Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()));
+            Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()), shapes -> SiT.checkStateDict(shapes, spec.heads(),
+                    spec.qkNorm(), optional(spec.projectorBlock()), optional(spec.alignBlock())));
             model = SiT.fromStateDict(c.emaWeights(), spec.heads(), spec.qkNorm(), optional(spec.projectorBlock()), optional(spec.alignBlock()));
             velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
             vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution());
