@@ -4,8 +4,10 @@ import org.apache.avro.SchemaNormalization;
 import org.apache.beam.sdk.options.PipelineOptions;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
+import org.transcend.pipelines.store.BuildLease;
 import org.transcend.pipelines.store.Preimage;
 import org.transcend.schemas.ArtifactManifest;
+import org.transcend.schemas.PeakMemory;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
@@ -22,7 +24,8 @@ import java.util.UUID;
 
 /**
  * Resolves every stage's cache key before anything runs, reuses committed artifacts, builds the missing ones in
- * order and commits each, and writes the run record.
+ * order and commits each, and writes the run record. A stage is built only under its {@link BuildLease}, so two runs
+ * on one store build each artifact once: the second waits for the first's manifest and reuses it.
  */
 public final class Orchestrator {
 
@@ -110,31 +113,51 @@ public final class Orchestrator {
                 continue;
             }
             long t0 = System.currentTimeMillis();
-            if (r.committed().isPresent() && !forced) {
-                ArtifactManifest m = r.committed().get();
-                runs.add(new StageRun(s.name(), r.key(), true, System.currentTimeMillis() - t0, m.getCounts(),
-                        m.getCounts().getOrDefault("dead_letters", 0L), m.getMetrics()));
-                log.printf("%-24s hit   %s%n", s.name(), r.key().substring(0, 12));
+            Optional<BuildLease> lease = forced || r.committed().isEmpty()
+                    ? store.claim(s.name(), r.key(), forced, log) : Optional.empty();
+            if (lease.isEmpty()) {
+                runs.add(reused(s, r.key(), r.committed().or(() -> store.committed(s.name(), r.key())).orElseThrow(), t0));
                 continue;
             }
-            if (r.committed().isPresent()) store.invalidate(s.name(), r.key());
-            log.printf("%-24s miss  %s  building...%n", s.name(), r.key().substring(0, 12));
-            Map<String, String> upDirs = new LinkedHashMap<>();
-            Map<String, String> upKeys = new LinkedHashMap<>();
-            for (String up : s.upstream()) {
-                upKeys.put(up, keys.get(up));
-                upDirs.put(up, store.dir(up, keys.get(up)));
+            try (BuildLease held = lease.get()) {
+                Optional<ArtifactManifest> now = store.committed(s.name(), r.key());
+                if (now.isPresent() && !forced) {
+                    runs.add(reused(s, r.key(), now.get(), t0)); // another run committed it while this one took the lease
+                    continue;
+                }
+                if (now.isPresent()) store.invalidate(s.name(), r.key());
+                store.clearPartials(s.name(), r.key());
+                log.printf("%-24s miss  %s  building...%n", s.name(), r.key().substring(0, 12));
+                Map<String, String> upDirs = new LinkedHashMap<>();
+                Map<String, String> upKeys = new LinkedHashMap<>();
+                for (String up : s.upstream()) {
+                    upKeys.put(up, keys.get(up));
+                    upDirs.put(up, store.dir(up, keys.get(up)));
+                }
+                StageContext ctx = new StageContext(settings, store, r.key(), store.dir(s.name(), r.key()), upDirs, upKeys, options);
+                StageOutcome out;
+                PeakMemory memory;
+                try (MemoryMeter meter = MemoryMeter.start()) {
+                    out = s.build(ctx);
+                    memory = meter.stop();
+                }
+                ArtifactManifest m = store.commit(s.name(), s.version(), r.preimage(), out.counts(), out.metrics());
+                long wall = System.currentTimeMillis() - t0;
+                runs.add(new StageRun(s.name(), r.key(), false, wall, m.getCounts(), out.deadLetters(), m.getMetrics(), memory));
+                log.printf("%-24s done  %s  %.1f s  peak RSS %s  %s%n", s.name(), r.key().substring(0, 12), wall / 1000.0,
+                        MemoryMeter.format(memory.getResidentBytes()), out.counts());
             }
-            StageContext ctx = new StageContext(settings, store, r.key(), store.dir(s.name(), r.key()), upDirs, upKeys, options);
-            StageOutcome out = s.build(ctx);
-            ArtifactManifest m = store.commit(s.name(), s.version(), r.preimage(), out.counts(), out.metrics());
-            long wall = System.currentTimeMillis() - t0;
-            runs.add(new StageRun(s.name(), r.key(), false, wall, m.getCounts(), out.deadLetters(), m.getMetrics()));
-            log.printf("%-24s done  %s  %.1f s  %s%n", s.name(), r.key().substring(0, 12), wall / 1000.0, out.counts());
         }
         RunRecord record = new RunRecord(runId(def.name(), started), def.name(), started, runs);
         store.writeRun(record);
         return record;
+    }
+
+    /** A stage whose committed artifact is reused, by this run's resolution or after waiting for another run. */
+    private StageRun reused(PipelineStage s, String key, ArtifactManifest m, long t0) {
+        log.printf("%-24s hit   %s%n", s.name(), key.substring(0, 12));
+        return new StageRun(s.name(), key, true, System.currentTimeMillis() - t0, m.getCounts(),
+                m.getCounts().getOrDefault("dead_letters", 0L), m.getMetrics(), null);
     }
 
     private static boolean dependsOn(PipelineDefinition def, String stage, String upstream) {

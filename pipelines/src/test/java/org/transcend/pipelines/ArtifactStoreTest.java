@@ -5,6 +5,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.pipelines.store.Preimage;
 import org.transcend.schemas.ArtifactManifest;
+import org.transcend.schemas.PeakMemory;
+import org.transcend.schemas.RunRecord;
+import org.transcend.schemas.StageRun;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,6 +78,24 @@ class ArtifactStoreTest {
         store.commit("s", 1, pre, Map.of(), Map.of());
         store.invalidate("s", pre.key());
         assertTrue(store.committed("s", pre.key()).isEmpty());
+    }
+
+    @Test
+    void aRunRecordWrittenBeforeStagesHadPeakMemoryStillReads() throws Exception {
+        String older = "{\"runId\": \"r1\", \"pipeline\": \"import\", \"startedAtMillis\": 7, \"stages\": [{\"stage\": \"import-images\", "
+                + "\"key\": \"abc\", \"hit\": false, \"wallMillis\": 12, \"counts\": {\"images\": 3}, \"deadLetters\": 0}]}";
+        Files.createDirectories(dir.resolve("_runs"));
+        Files.writeString(dir.resolve("_runs/r1.json"), older);
+        RunRecord read = new ArtifactStore(dir.toString()).runs().get(0);
+        StageRun s = read.getStages().get(0);
+        assertEquals(3L, s.getCounts().get("images"));
+        assertTrue(s.getMetrics().isEmpty(), "metrics, added later too, default to empty");
+        assertNull(s.getMemory());
+
+        StageRun measured = new StageRun("train-vae", "def", false, 5L, Map.of(), 0L, Map.of(), new PeakMemory(1L, 2L, 3L));
+        RunRecord current = new RunRecord("r2", "latents", 8L, List.of(measured));
+        new ArtifactStore(dir.toString()).writeRun(current);
+        assertEquals(current, new ArtifactStore(dir.toString()).runs().get(1));
     }
 
     @Test

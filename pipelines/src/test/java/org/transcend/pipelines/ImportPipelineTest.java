@@ -52,8 +52,13 @@ class ImportPipelineTest {
         assertEquals(50L, s1.getCounts().get("images"));
         assertEquals(50, readAll(store, ImageRecord.class, "images").size());
 
+        assertNotNull(s1.getMemory(), "a built stage reports its peak memory");
+        assertTrue(s1.getMemory().getResidentBytes() > 0 && s1.getMemory().getHeapBytes() > 0, s1.getMemory().toString());
+        assertEquals(s1.getMemory(), new ArtifactStore(store.toString()).runs().get(0).getStages().get(0).getMemory());
+
         RunRecord second = orchestrator(store, path).run("import", Set.of(), Set.of());
         assertTrue(second.getStages().get(0).getHit());
+        assertNull(second.getStages().get(0).getMemory(), "a hit builds nothing");
         assertEquals(s1.getKey(), second.getStages().get(0).getKey());
 
         List<String> explained = orchestrator(store, path, "data.limit=20").explain("import");

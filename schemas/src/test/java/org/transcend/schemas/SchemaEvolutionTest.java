@@ -83,4 +83,61 @@ class SchemaEvolutionTest {
             assertEquals(4, back.getPixels().getData().remaining());
         }
     }
+    /** The run-record schema before stages reported their peak memory. */
+    private static Schema runRecordWithoutMemory() {
+        Schema stageRun = StageRun.getClassSchema();
+        List<Schema.Field> stageFields = new java.util.ArrayList<>();
+        for (Schema.Field f : stageRun.getFields()) {
+            if (!f.name().equals("memory")) stageFields.add(new Schema.Field(f, f.schema()));
+        }
+        Schema olderStage = Schema.createRecord(stageRun.getName(), null, stageRun.getNamespace(), false, stageFields);
+        Schema run = RunRecord.getClassSchema();
+        List<Schema.Field> runFields = new java.util.ArrayList<>();
+        for (Schema.Field f : run.getFields()) {
+            runFields.add(new Schema.Field(f, f.name().equals("stages") ? Schema.createArray(olderStage) : f.schema()));
+        }
+        return Schema.createRecord(run.getName(), null, run.getNamespace(), false, runFields);
+    }
+
+    @Test
+    void runRecordsWrittenBeforePeakMemoryReadWithoutItAndOlderReadersSkipIt() throws IOException {
+        Schema older = runRecordWithoutMemory();
+        assertNull(older.getField("stages").schema().getElementType().getField("memory"));
+        File f = new File(dir, "older-run.avro");
+        GenericRecord stage = new GenericData.Record(older.getField("stages").schema().getElementType());
+        stage.put("stage", "warmup-align");
+        stage.put("key", "abc");
+        stage.put("hit", false);
+        stage.put("wallMillis", 10L);
+        stage.put("counts", java.util.Map.of("steps", 8L));
+        stage.put("deadLetters", 0L);
+        stage.put("metrics", java.util.Map.of());
+        GenericRecord run = new GenericData.Record(older);
+        run.put("runId", "r");
+        run.put("pipeline", "vae-align");
+        run.put("startedAtMillis", 1L);
+        run.put("stages", List.of(stage));
+        try (DataFileWriter<GenericRecord> w = new DataFileWriter<>(new GenericDatumWriter<>(older))) {
+            w.create(older, f);
+            w.append(run);
+        }
+        try (DataFileReader<RunRecord> r = new DataFileReader<>(f, new SpecificDatumReader<>(RunRecord.class))) {
+            StageRun back = r.next().getStages().get(0);
+            assertEquals("warmup-align", back.getStage());
+            assertNull(back.getMemory());
+        }
+
+        File g = new File(dir, "current-run.avro");
+        RunRecord current = new RunRecord("r", "vae-align", 1L, List.of(new StageRun("warmup-align", "abc", false, 10L,
+                java.util.Map.of(), 0L, java.util.Map.of(), new PeakMemory(1L, 2L, 3L))));
+        try (DataFileWriter<RunRecord> w = new DataFileWriter<>(new SpecificDatumWriter<>(RunRecord.class))) {
+            w.create(RunRecord.getClassSchema(), g);
+            w.append(current);
+        }
+        try (DataFileReader<GenericRecord> r = new DataFileReader<>(g, new GenericDatumReader<>(null, older))) {
+            GenericRecord back = (GenericRecord) ((List<?>) r.next().get("stages")).get(0);
+            assertEquals(10L, back.get("wallMillis"));
+            assertNull(back.getSchema().getField("memory"));
+        }
+    }
 }

@@ -8,6 +8,7 @@ import org.bytedeco.javacpp.indexer.HalfIndexer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.PausePoint;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -82,52 +83,72 @@ public final class Safetensors {
 
     public static Contents read(Path file, boolean keepDtype) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) {
-                throw new WeightsFileException(file, "file is " + size + " bytes, shorter than the 8-byte header length");
-            }
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.flip().getLong();
-            if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || headerLen > size - 8) {
-                throw new WeightsFileException(file, "declared header length " + headerLen + " bytes; accepted: 1 to "
-                        + Math.min(MAX_HEADER_BYTES, size - 8) + " for a file of " + size + " bytes");
-            }
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, headerBuf, 8);
-            String headerText = new String(headerBuf.array(), StandardCharsets.UTF_8);
-            JsonNode header;
-            try {
-                header = JSON.readTree(headerText);
-            } catch (JsonProcessingException e) {
-                throw new WeightsFileException(file, "header is not JSON: " + e.getOriginalMessage());
-            }
-            if (header == null || !header.isObject()) {
-                throw new WeightsFileException(file, "header must be a JSON object of tensors");
-            }
-            long dataStart = 8 + headerLen;
-            long dataLen = size - dataStart;
-            Map<String, String> metadata = new LinkedHashMap<>();
-            Map<String, Entry> entries = new LinkedHashMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> f = it.next();
-                if (f.getKey().equals("__metadata__")) {
-                    f.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
-                    continue;
-                }
-                entries.put(f.getKey(), Entry.parse(f.getKey(), f.getValue(), dataLen, file));
-            }
-            // All entries are validated before the first allocation: a hostile file costs no memory.
+            Header h = header(ch, file);
             Map<String, INDArray> tensors = new LinkedHashMap<>();
-            for (Map.Entry<String, Entry> e : entries.entrySet()) {
+            for (Map.Entry<String, Entry> e : h.entries().entrySet()) {
                 Entry en = e.getValue();
                 ByteBuffer data = ByteBuffer.allocate((int) (en.end - en.begin)).order(ByteOrder.LITTLE_ENDIAN);
-                readFully(ch, data, dataStart + en.begin);
+                readFully(ch, data, h.dataStart() + en.begin);
                 data.flip();
                 tensors.put(e.getKey(), decode(en, data, keepDtype));
             }
-            return new Contents(tensors, metadata);
+            return new Contents(tensors, h.metadata());
         }
+    }
+
+    /**
+     * The shape of every tensor of a file, in header order, from its validated header alone: no tensor data is
+     * read, so a file can be checked against the network it should fit before anything the size of its tensors
+     * is allocated.
+     */
+    public static Map<String, long[]> shapes(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            Map<String, long[]> out = new LinkedHashMap<>();
+            header(ch, file).entries().forEach((name, e) -> out.put(name, e.shape().clone()));
+            return out;
+        }
+    }
+
+    private record Header(Map<String, Entry> entries, Map<String, String> metadata, long dataStart) {}
+
+    /** Reads and checks the header; every entry is validated before the caller allocates anything for it. */
+    private static Header header(FileChannel ch, Path file) throws IOException {
+        long size = ch.size();
+        if (size < 8) {
+            throw new WeightsFileException(file, "file is " + size + " bytes, shorter than the 8-byte header length");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0);
+        long headerLen = lenBuf.flip().getLong();
+        if (headerLen <= 0 || headerLen > MAX_HEADER_BYTES || headerLen > size - 8) {
+            throw new WeightsFileException(file, "declared header length " + headerLen + " bytes; accepted: 1 to "
+                    + Math.min(MAX_HEADER_BYTES, size - 8) + " for a file of " + size + " bytes");
+        }
+        ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+        readFully(ch, headerBuf, 8);
+        String headerText = new String(headerBuf.array(), StandardCharsets.UTF_8);
+        JsonNode header;
+        try {
+            header = JSON.readTree(headerText);
+        } catch (JsonProcessingException e) {
+            throw new WeightsFileException(file, "header is not JSON: " + e.getOriginalMessage());
+        }
+        if (header == null || !header.isObject()) {
+            throw new WeightsFileException(file, "header must be a JSON object of tensors");
+        }
+        long dataStart = 8 + headerLen;
+        long dataLen = size - dataStart;
+        Map<String, String> metadata = new LinkedHashMap<>();
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> f = it.next();
+            if (f.getKey().equals("__metadata__")) {
+                f.getValue().fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                continue;
+            }
+            entries.put(f.getKey(), Entry.parse(f.getKey(), f.getValue(), dataLen, file));
+        }
+        return new Header(entries, metadata, dataStart);
     }
 
     private record Entry(String name, Dtype dtype, long[] shape, long begin, long end) {
@@ -242,8 +263,13 @@ public final class Safetensors {
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length);
             out.write(len.array());
             out.write(padded);
+            int written = 0;
             for (Map.Entry<String, INDArray> e : tensors.entrySet()) {
                 out.write(encode(e.getValue(), types.get(e.getKey())));
+                if (++written == tensors.size() / 2) {
+                    out.flush();
+                    PausePoint.reach("weights-write");
+                }
             }
         }
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);

@@ -112,29 +112,51 @@ public final class SiT {
      */
     public static SiT fromStateDict(Map<String, INDArray> weights, int heads, boolean qkNorm,
                                     OptionalInt projectorBlock, OptionalInt alignBlock) {
-        SiTConfig config = inferConfig(weights, heads, qkNorm);
-        List<ProjectorHead> projectorHeads = new ArrayList<>();
-        for (int j = 0; weights.containsKey("projectors." + j + ".0.weight"); j++) {
-            if (projectorBlock.isEmpty()) {
-                throw new IllegalArgumentException("the state_dict holds projectors." + j + " but no projector block was given");
-            }
-            projectorHeads.add(new ProjectorHead(projectorBlock.getAsInt(),
-                    (int) require(weights, "projectors." + j + ".0.weight").size(0),
-                    (int) require(weights, "projectors." + j + ".4.weight").size(0)));
-        }
-        Optional<AlignHead> align = Optional.empty();
-        if (weights.containsKey("align_head.0.weight")) {
-            if (alignBlock.isEmpty()) {
-                throw new IllegalArgumentException("the state_dict holds align_head but no align head block was given");
-            }
-            align = Optional.of(new AlignHead(alignBlock.getAsInt(), (int) weights.get("align_head.0.weight").size(0)));
-        }
-        SiT sit = new SiT(config, projectorHeads, align, DataType.FLOAT);
+        SiT sit = layout(shapesOf(weights), heads, qkNorm, projectorBlock, alignBlock);
         for (Param p : sit.specs) {
             sit.params.put(p.name(), Nd4j.zeros(DataType.FLOAT, p.shape()));
         }
         sit.loadStateDict(weights);
         return sit;
+    }
+
+    /**
+     * Checks tensor names and shapes (a weights file's header, before any tensor is read) against the SiT they
+     * describe, as {@link #fromStateDict} would: every missing, unexpected or misshapen tensor is named in one
+     * error with the shape expected.
+     */
+    public static void checkStateDict(Map<String, long[]> shapes, int heads, boolean qkNorm,
+                                      OptionalInt projectorBlock, OptionalInt alignBlock) {
+        SiT sit = layout(shapes, heads, qkNorm, projectorBlock, alignBlock);
+        sit.refuse(sit.problems(shapes));
+    }
+
+    /** The network the shapes describe, without tensors. */
+    private static SiT layout(Map<String, long[]> shapes, int heads, boolean qkNorm, OptionalInt projectorBlock, OptionalInt alignBlock) {
+        SiTConfig config = inferConfigFromShapes(shapes, heads, qkNorm);
+        List<ProjectorHead> projectorHeads = new ArrayList<>();
+        for (int j = 0; shapes.containsKey("projectors." + j + ".0.weight"); j++) {
+            if (projectorBlock.isEmpty()) {
+                throw new IllegalArgumentException("the state_dict holds projectors." + j + " but no projector block was given");
+            }
+            projectorHeads.add(new ProjectorHead(projectorBlock.getAsInt(),
+                    (int) require(shapes, "projectors." + j + ".0.weight")[0],
+                    (int) require(shapes, "projectors." + j + ".4.weight")[0]));
+        }
+        Optional<AlignHead> align = Optional.empty();
+        if (shapes.containsKey("align_head.0.weight")) {
+            if (alignBlock.isEmpty()) {
+                throw new IllegalArgumentException("the state_dict holds align_head but no align head block was given");
+            }
+            align = Optional.of(new AlignHead(alignBlock.getAsInt(), (int) shapes.get("align_head.0.weight")[0]));
+        }
+        return new SiT(config, projectorHeads, align, DataType.FLOAT);
+    }
+
+    private static Map<String, long[]> shapesOf(Map<String, INDArray> weights) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        weights.forEach((name, a) -> shapes.put(name, a.shape()));
+        return shapes;
     }
 
     /**
@@ -144,27 +166,35 @@ public final class SiT {
      * presence of {@code q_norm} tensors); class dropout is the reference's 0.1.
      */
     public static SiTConfig inferConfig(Map<String, INDArray> weights, int heads, boolean qkNorm) {
-        INDArray patchWeight = require(weights, "x_embedder.proj.weight");
-        if (patchWeight.rank() != 4 || patchWeight.size(2) != patchWeight.size(3)) {
-            throw new IllegalArgumentException("x_embedder.proj.weight has shape " + Arrays.toString(patchWeight.shape())
+        return inferConfigFromShapes(shapesOf(weights), heads, qkNorm);
+    }
+
+    private static SiTConfig inferConfigFromShapes(Map<String, long[]> shapes, int heads, boolean qkNorm) {
+        long[] patchWeight = require(shapes, "x_embedder.proj.weight");
+        if (patchWeight.length != 4 || patchWeight[2] != patchWeight[3]) {
+            throw new IllegalArgumentException("x_embedder.proj.weight has shape " + Arrays.toString(patchWeight)
                     + "; expected [D, C, p, p]");
         }
-        int hidden = (int) patchWeight.size(0);
-        int channels = (int) patchWeight.size(1);
-        int patch = (int) patchWeight.size(2);
+        int hidden = (int) patchWeight[0];
+        int channels = (int) patchWeight[1];
+        int patch = (int) patchWeight[2];
         int depth = 0;
-        while (weights.containsKey("blocks." + depth + ".attn.qkv.weight")) depth++;
+        while (shapes.containsKey("blocks." + depth + ".attn.qkv.weight")) depth++;
         if (depth == 0) {
             throw new IllegalArgumentException("the state_dict has no blocks.0.attn.qkv.weight; it is not a SiT");
         }
-        long tokens = require(weights, POS_EMBED).size(1);
+        long[] posEmbed = require(shapes, POS_EMBED);
+        if (posEmbed.length != 3) {
+            throw new IllegalArgumentException(POS_EMBED + " has shape " + Arrays.toString(posEmbed) + "; expected [1, tokens, D]");
+        }
+        long tokens = posEmbed[1];
         int grid = (int) Math.round(Math.sqrt(tokens));
         if ((long) grid * grid != tokens) {
             throw new IllegalArgumentException("pos_embed has " + tokens + " tokens, not a square patch grid");
         }
-        int numClasses = (int) require(weights, "y_embedder.embedding_table.weight").size(0) - 1;
-        double mlpRatio = (double) require(weights, "blocks.0.mlp.fc1.weight").size(0) / hidden;
-        boolean fileQkNorm = weights.containsKey("blocks.0.attn.q_norm.weight");
+        int numClasses = (int) require(shapes, "y_embedder.embedding_table.weight")[0] - 1;
+        double mlpRatio = (double) require(shapes, "blocks.0.mlp.fc1.weight")[0] / hidden;
+        boolean fileQkNorm = shapes.containsKey("blocks.0.attn.q_norm.weight");
         if (fileQkNorm != qkNorm) {
             throw new IllegalArgumentException("qkNorm is " + qkNorm + " but the state_dict " + (fileQkNorm ? "holds" : "lacks")
                     + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
@@ -172,12 +202,12 @@ public final class SiT {
         return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1).validate();
     }
 
-    private static INDArray require(Map<String, INDArray> weights, String name) {
-        INDArray a = weights.get(name);
-        if (a == null) {
+    private static long[] require(Map<String, long[]> shapes, String name) {
+        long[] s = shapes.get(name);
+        if (s == null) {
             throw new IllegalArgumentException("the state_dict lacks '" + name + "', which a SiT needs");
         }
-        return a;
+        return s;
     }
 
     public SiTConfig config() {
@@ -232,28 +262,42 @@ public final class SiT {
      * missing, unexpected or misshapen tensors are all named in one error and nothing is changed.
      */
     public void loadStateDict(Map<String, INDArray> weights) {
-        List<String> problems = new ArrayList<>();
+        List<String> problems = problems(shapesOf(weights));
         for (Param p : specs) {
             INDArray a = weights.get(p.name());
-            if (a == null) {
-                problems.add("missing '" + p.name() + "' " + Arrays.toString(p.shape()));
-            } else if (!Arrays.equals(a.shape(), p.shape())) {
-                problems.add("'" + p.name() + "' has shape " + Arrays.toString(a.shape()) + ", expected " + Arrays.toString(p.shape()));
-            } else if (!a.dataType().isFPType()) {
+            if (a != null && !a.dataType().isFPType()) {
                 problems.add("'" + p.name() + "' has type " + a.dataType() + ", expected a floating type");
             }
         }
-        for (String name : weights.keySet()) {
-            if (specs.stream().noneMatch(p -> p.name().equals(name))) {
-                problems.add("unexpected '" + name + "' " + Arrays.toString(weights.get(name).shape()));
+        refuse(problems);
+        for (Param p : specs) {
+            params.get(p.name()).assign(weights.get(p.name()).castTo(dataType));
+        }
+    }
+
+    /** Every tensor missing, unexpected or of another shape than this network's, each with the shape expected. */
+    private List<String> problems(Map<String, long[]> shapes) {
+        List<String> problems = new ArrayList<>();
+        for (Param p : specs) {
+            long[] s = shapes.get(p.name());
+            if (s == null) {
+                problems.add("missing '" + p.name() + "' " + Arrays.toString(p.shape()));
+            } else if (!Arrays.equals(s, p.shape())) {
+                problems.add("'" + p.name() + "' has shape " + Arrays.toString(s) + ", expected " + Arrays.toString(p.shape()));
             }
         }
+        for (String name : shapes.keySet()) {
+            if (specs.stream().noneMatch(p -> p.name().equals(name))) {
+                problems.add("unexpected '" + name + "' " + Arrays.toString(shapes.get(name)));
+            }
+        }
+        return problems;
+    }
+
+    private void refuse(List<String> problems) {
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("the state_dict does not fit " + config + " with projectors " + projectors
                     + " and align head " + alignHead + ": " + String.join("; ", problems));
-        }
-        for (Param p : specs) {
-            params.get(p.name()).assign(weights.get(p.name()).castTo(dataType));
         }
     }
 

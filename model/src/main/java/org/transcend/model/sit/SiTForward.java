@@ -30,9 +30,13 @@ public final class SiTForward {
      */
     public static Map<String, INDArray> run(Path checkpoint, Path inputs, Path out, int heads, boolean qkNorm,
                                             OptionalInt projectorBlock, OptionalInt alignBlock) throws IOException {
-        Map<String, INDArray> weights = new LinkedHashMap<>(Safetensors.read(checkpoint).tensors());
         // A transcend training checkpoint also holds EMA weights and optimiser moments; the raw weights are the network.
-        weights.keySet().removeIf(name -> name.startsWith("io.") || name.startsWith("ema.") || name.startsWith("adam."));
+        java.util.function.Predicate<String> notNetwork = name -> name.startsWith("io.") || name.startsWith("ema.") || name.startsWith("adam.");
+        Map<String, long[]> shapes = new LinkedHashMap<>(Safetensors.shapes(checkpoint));
+        shapes.keySet().removeIf(notNetwork);
+        SiT.checkStateDict(shapes, heads, qkNorm, projectorBlock, alignBlock);
+        Map<String, INDArray> weights = new LinkedHashMap<>(Safetensors.read(checkpoint).tensors());
+        weights.keySet().removeIf(notNetwork);
         SiT sit = SiT.fromStateDict(weights, heads, qkNorm, projectorBlock, alignBlock);
         SiTConfig config = sit.config();
 

@@ -2,11 +2,14 @@ package org.transcend.model.train;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.io.Safetensors;
+import org.transcend.model.io.WeightsFileException;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A training checkpoint as one safetensors file: the weights under their PyTorch names, the EMA weights
@@ -25,6 +28,34 @@ public record Checkpoint(Map<String, INDArray> weights, Map<String, INDArray> em
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.put(STEP, Long.toString(step));
         Safetensors.write(file, all, meta, Safetensors.Dtype.F32);
+    }
+
+    /**
+     * Loads a checkpoint once its header has passed {@code checkWeights} (given the raw weights' shapes, e.g.
+     * {@link org.transcend.model.sit.SiT#checkStateDict}) and each EMA and optimiser tensor has its weight's shape:
+     * a file that does not fit is refused, naming the tensor, before any tensor is read.
+     */
+    public static Checkpoint load(Path file, Consumer<Map<String, long[]>> checkWeights) throws IOException {
+        Map<String, long[]> all = Safetensors.shapes(file);
+        Map<String, long[]> weights = new LinkedHashMap<>();
+        all.forEach((name, shape) -> {
+            if (!name.startsWith("ema.") && !name.startsWith("adam.")) weights.put(name, shape);
+        });
+        try {
+            checkWeights.accept(weights);
+        } catch (IllegalArgumentException e) {
+            throw new WeightsFileException(file, e.getMessage());
+        }
+        for (Map.Entry<String, long[]> e : all.entrySet()) {
+            String name = e.getKey();
+            String of = name.startsWith("ema.") ? name.substring(4)
+                    : name.startsWith("adam.m.") || name.startsWith("adam.v.") ? name.substring(7) : null;
+            if (of != null && !Arrays.equals(e.getValue(), weights.get(of))) {
+                throw new WeightsFileException(file, "tensor '" + name + "' has shape " + Arrays.toString(e.getValue())
+                        + "; expected the shape of '" + of + "', " + (weights.containsKey(of) ? Arrays.toString(weights.get(of)) : "which is missing"));
+            }
+        }
+        return load(file);
     }
 
     public static Checkpoint load(Path file) throws IOException {

@@ -3,6 +3,7 @@ package org.transcend.model.train;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.PausePoint;
 import org.transcend.model.flow.Losses;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.SiT;
@@ -67,12 +68,24 @@ public final class SiTTrainer {
         this.ema = new Ema(settings.emaDecay(), params);
     }
 
+    /**
+     * ND4J frees a dead array's native buffer only when the JVM collects the array. A step leaves many such buffers
+     * and little Java garbage, so collections would be rare and the resident memory would climb with the buffers
+     * waiting for one; the loop asks for a collection at most this often (ND4J's own remedy, its "periodic GC").
+     */
+    static final long COLLECT_EVERY_MILLIS = 2000;
+
     /** Runs steps until {@code untilStep} steps are done, reporting each; checkpoints go to {@code sink} every N steps and at the end. */
     public void train(long untilStep, java.util.function.Consumer<StepReport> progress, CheckpointSink sink) throws java.io.IOException {
+        long collected = System.currentTimeMillis();
         while (step < untilStep) {
             StepReport r = step();
             progress.accept(r);
             if (step % settings.checkpointEvery() == 0 || step == untilStep) sink.save(checkpoint(Map.of()));
+            if (System.currentTimeMillis() - collected > COLLECT_EVERY_MILLIS) {
+                System.gc();
+                collected = System.currentTimeMillis();
+            }
         }
     }
 
@@ -95,6 +108,7 @@ public final class SiTTrainer {
         double norm = GradientClipping.clip(ordered, settings.gradientClip());
         step++;
         adam.update(params, pass.gradients(), step);
+        PausePoint.reach("train-step");
         ema.update(params);
         return new StepReport(step, pass.losses(), norm, System.nanoTime() - t0, batch.slots().size());
     }
@@ -129,9 +143,11 @@ public final class SiTTrainer {
             losses.put(LOSS, flow.value() + auxWeight * guided.value());
             dProjections = Map.of(0, guided.gradient().muli(auxWeight));
         }
+        // The parts before the total, so the message names the part that went bad rather than their sum.
         for (Map.Entry<String, Double> e : losses.entrySet()) {
-            if (!Double.isFinite(e.getValue())) throw new NonFiniteLossException(step + 1, e.getKey(), e.getValue());
+            if (!e.getKey().equals(LOSS) && !Double.isFinite(e.getValue())) throw new NonFiniteLossException(step + 1, e.getKey(), e.getValue());
         }
+        if (!Double.isFinite(losses.get(LOSS))) throw new NonFiniteLossException(step + 1, LOSS, losses.get(LOSS));
         Map<String, INDArray> grads = engine.backward(
                 Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign);
         return new Pass(losses, grads);

@@ -136,6 +136,33 @@ class SiTTrainerTest {
         assertEquals(s3.losses().get(SiTTrainer.LOSS_FLOW), s3.losses().get(SiTTrainer.LOSS), 0.0);
     }
 
+    @Test
+    void aNonFiniteLossStopsTrainingNamingStepAndPartAndARerunResumesFromTheLastGoodCheckpoint() throws Exception {
+        LatentData d = data(16, 5);
+        TrainingPlan p = plan(16, 8);
+        GuidedTeacher teacher = new GuidedTeacher(SiT.initialise(TINY, List.of(), Optional.empty(), DataType.FLOAT, 13), 2, 5.0);
+        Objective guided = new Objective.GuidedFeatures(1, TimeWindow.ALL, 0.5, 8);
+        TargetSource healthy = TargetSource.online(teacher);
+        // A target source that goes bad at step 5 only, as a corrupted input or a teacher overflow would.
+        TargetSource poisoned = b -> b.step() == 4 ? teacher.features(b).assign(Double.NaN) : teacher.features(b);
+
+        List<Checkpoint> saved = new ArrayList<>();
+        SiTTrainer failing = new SiTTrainer(student(), p, d, settings(8), guided, poisoned);
+        NonFiniteLossException e = assertThrows(NonFiniteLossException.class, () -> failing.train(8, r -> {}, saved::add));
+        assertTrue(e.getMessage().contains("step 5") && e.getMessage().contains("'" + SiTTrainer.LOSS_GUIDED + "'"), e.getMessage());
+        assertEquals(List.of(2L, 4L), saved.stream().map(Checkpoint::step).toList(), "no checkpoint after the failure");
+
+        Path last = dir.resolve("step-4.safetensors");
+        saved.get(1).save(last);
+        SiTTrainer rerun = new SiTTrainer(student(), p, d, settings(8), guided, healthy);
+        rerun.restore(Checkpoint.load(last));
+        rerun.train(8, r -> {}, c -> {});
+        SiTTrainer straight = new SiTTrainer(student(), p, d, settings(8), guided, healthy);
+        straight.train(8, r -> {}, c -> {});
+        Map<String, INDArray> a = straight.model().stateDict(), b = rerun.model().stateDict();
+        for (String k : a.keySet()) assertEquals(a.get(k), b.get(k), "weights of " + k);
+    }
+
     /** A float64 network whose every tensor is random, so no gradient hides behind a zero-initialised layer. */
     private static SiT randomised(List<ProjectorHead> projectors, Optional<AlignHead> align, long seed) {
         SiT sit = SiT.initialise(TINY, projectors, align, DataType.DOUBLE, seed);

@@ -20,8 +20,10 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -40,10 +42,19 @@ public final class ArtifactStore {
     private static final String RUNS = "_runs";
     private static final String PARTIAL = ".partial-";
 
+    private static final long LEASE_POLL_MILLIS = 500;
+
     private final String root;
+    private final Duration leaseStaleAfter;
 
     public ArtifactStore(String root) {
+        this(root, Duration.ofMinutes(2));
+    }
+
+    /** {@code leaseStaleAfter}: how long a GCS build lease may go without a heartbeat before a waiting run takes it over. */
+    public ArtifactStore(String root, Duration leaseStaleAfter) {
         this.root = root.endsWith("/") ? root.substring(0, root.length() - 1) : root;
+        this.leaseStaleAfter = leaseStaleAfter;
     }
 
     public String root() {
@@ -110,7 +121,8 @@ public final class ArtifactStore {
         String dir = dir(stage, key);
         for (MatchResult.Metadata md : matchMetadata(dir + "**")) {
             String rel = md.resourceId().toString().substring(dir.length());
-            if (rel.equals(MANIFEST) || rel.contains(PARTIAL)) continue;
+            // Partial files are what a killed writer left; they never become part of the artifact.
+            if (rel.equals(MANIFEST) || rel.equals(BuildLease.FILE) || rel.contains(".partial")) continue;
             files.add(new ArtifactFile(rel, md.sizeBytes()));
         }
         files.sort(Comparator.comparing(ArtifactFile::getPath));
@@ -126,10 +138,40 @@ public final class ArtifactStore {
     /** Deletes an artifact's manifest and files, so the next run rebuilds it. */
     public void invalidate(String stage, String key) throws IOException {
         List<ResourceId> ids = new ArrayList<>();
-        for (MatchResult.Metadata md : matchMetadata(dir(stage, key) + "**")) ids.add(md.resourceId());
+        for (MatchResult.Metadata md : matchMetadata(dir(stage, key) + "**")) {
+            if (!md.resourceId().getFilename().equals(BuildLease.FILE)) ids.add(md.resourceId());
+        }
         // The manifest goes first: from then on the directory is invisible to readers.
         ids.sort(Comparator.comparing((ResourceId r) -> !r.toString().endsWith(MANIFEST)));
         for (ResourceId id : ids) FileSystems.delete(List.of(id), MoveOptions.StandardMoveOptions.IGNORE_MISSING_FILES);
+    }
+
+    /**
+     * Blocks until this run may build the artifact, returning its {@link BuildLease}, or, unless {@code rebuild},
+     * until another run has committed it, returning empty. Says once on {@code log} whom it waits for.
+     */
+    public Optional<BuildLease> claim(String stage, String key, boolean rebuild, PrintStream log) throws IOException, InterruptedException {
+        boolean told = false;
+        while (true) {
+            if (!rebuild && committed(stage, key).isPresent()) return Optional.empty();
+            StringBuilder holder = new StringBuilder();
+            Optional<BuildLease> lease = BuildLease.tryAcquire(dir(stage, key), leaseStaleAfter, holder);
+            if (lease.isPresent()) return lease;
+            if (!told) {
+                log.printf("%-24s wait  %s  being built by %s%n", stage, key.substring(0, 12), holder);
+                told = true;
+            }
+            Thread.sleep(LEASE_POLL_MILLIS);
+        }
+    }
+
+    /** Deletes the partial files a killed writer left in an artifact directory; only the lease holder may call it. */
+    public void clearPartials(String stage, String key) throws IOException {
+        List<ResourceId> partials = new ArrayList<>();
+        for (MatchResult.Metadata md : matchMetadata(dir(stage, key) + "**")) {
+            if (md.resourceId().toString().contains(".partial")) partials.add(md.resourceId());
+        }
+        FileSystems.delete(partials, MoveOptions.StandardMoveOptions.IGNORE_MISSING_FILES);
     }
 
     public void writeRun(RunRecord run) throws IOException {
@@ -198,7 +240,8 @@ public final class ArtifactStore {
     public static <T extends SpecificRecord> T fromJson(byte[] json, Class<T> type) throws IOException {
         SpecificDatumReader<T> r = new SpecificDatumReader<>(type);
         org.apache.avro.Schema schema = org.apache.avro.specific.SpecificData.get().getSchema(type);
-        return r.read(null, DecoderFactory.get().jsonDecoder(schema, new String(json, StandardCharsets.UTF_8)));
+        String text = JsonDefaults.complete(new String(json, StandardCharsets.UTF_8), schema);
+        return r.read(null, DecoderFactory.get().jsonDecoder(schema, text));
     }
 
     static <T extends SpecificRecord> Optional<T> readJson(String path, Class<T> type) {

@@ -5,6 +5,7 @@ import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
+import org.transcend.model.PausePoint;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -32,16 +33,37 @@ final class ManifestCommitter {
     /** True when this call created the file, false when it already existed. */
     static boolean createIfAbsent(String path, byte[] bytes) throws IOException {
         if (path.startsWith("gs://")) return createGcs(path, bytes);
-        if (path.startsWith("file:")) return createLocal(Path.of(java.net.URI.create(path).getPath()), bytes);
+        return createLocal(localPath(path), bytes);
+    }
+
+    /** A store path on local disk: a plain path or a file: URI; any other scheme is refused. */
+    static Path localPath(String path) throws IOException {
+        if (path.startsWith("file:")) return Path.of(java.net.URI.create(path).getPath());
         if (path.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
             throw new IOException("cannot commit artifacts at " + path + "; accepted: local paths and gs://");
         }
-        return createLocal(Path.of(path), bytes);
+        return Path.of(path);
+    }
+
+    static Storage gcs() {
+        Storage storage = gcs;
+        if (storage == null) {
+            storage = StorageOptions.getDefaultInstance().getService();
+            gcs = storage;
+        }
+        return storage;
+    }
+
+    static BlobId blobId(String gsPath) {
+        String rest = gsPath.substring("gs://".length());
+        int slash = rest.indexOf('/');
+        return BlobId.of(rest.substring(0, slash), rest.substring(slash + 1));
     }
 
     private static boolean createLocal(Path target, byte[] bytes) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + ".partial-" + UUID.randomUUID());
         Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.SYNC);
+        PausePoint.reach("manifest-commit");
         try {
             Files.createLink(target, tmp);
             return true;
@@ -53,16 +75,9 @@ final class ManifestCommitter {
     }
 
     private static boolean createGcs(String path, byte[] bytes) {
-        String rest = path.substring("gs://".length());
-        int slash = rest.indexOf('/');
-        BlobId blob = BlobId.of(rest.substring(0, slash), rest.substring(slash + 1));
-        Storage storage = gcs;
-        if (storage == null) {
-            storage = StorageOptions.getDefaultInstance().getService();
-            gcs = storage;
-        }
+        PausePoint.reach("manifest-commit");
         try {
-            storage.create(BlobInfo.newBuilder(blob).setContentType("application/json").build(), bytes,
+            gcs().create(BlobInfo.newBuilder(blobId(path)).setContentType("application/json").build(), bytes,
                     Storage.BlobTargetOption.doesNotExist());
             return true;
         } catch (StorageException e) {

@@ -3,7 +3,6 @@ package org.transcend.pipelines.store;
 import com.google.cloud.storage.BlobId;
 import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
-import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import org.apache.beam.sdk.extensions.gcp.options.GcsOptions;
 import org.apache.beam.sdk.extensions.gcp.util.InMemoryGcsUtil;
 import org.apache.beam.sdk.io.FileSystems;
@@ -50,7 +49,7 @@ class GcsStoreTest {
 
     @Test
     void theImportStageCommitsUnderGsAndARerunHitsTheCache() throws Exception {
-        Storage storage = GcsManifestCommitTest.withDoesNotExistPrecondition(LocalStorageHelper.getOptions().getService());
+        Storage storage = FakeGcs.create();
         Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 24, 0);
         for (String f : List.of("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")) {
             storage.create(BlobInfo.newBuilder(BlobId.of(BUCKET, "fm/" + f)).build(), Files.readAllBytes(fm.resolve(f)));

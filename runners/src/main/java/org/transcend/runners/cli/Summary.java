@@ -1,5 +1,6 @@
 package org.transcend.runners.cli;
 
+import org.transcend.pipelines.MemoryMeter;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
@@ -14,10 +15,11 @@ final class Summary {
     static void print(PrintStream out, RunRecord run, String store) {
         out.println();
         out.printf("run %s (%s), store %s%n", run.getRunId(), run.getPipeline(), store);
-        out.printf("%-24s %-5s %9s  %-12s  %s%n", "stage", "cache", "time", "key", "counts");
+        out.printf("%-24s %-5s %9s  %9s  %-12s  %s%n", "stage", "cache", "time", "peak RSS", "key", "counts");
         for (StageRun s : run.getStages()) {
-            out.printf("%-24s %-5s %8.1fs  %-12s  %s%n", s.getStage(), s.getHit() ? "hit" : "miss", s.getWallMillis() / 1000.0,
-                    s.getKey().substring(0, 12), s.getCounts());
+            String rss = s.getMemory() == null ? "-" : MemoryMeter.format(s.getMemory().getResidentBytes());
+            out.printf("%-24s %-5s %8.1fs  %9s  %-12s  %s%n", s.getStage(), s.getHit() ? "hit" : "miss", s.getWallMillis() / 1000.0,
+                    rss, s.getKey().substring(0, 12), s.getCounts());
         }
     }
 

@@ -55,6 +55,35 @@ public final class LocalCopies {
         Files.deleteIfExists(staged);
     }
 
+    /** Writes a local file. */
+    @FunctionalInterface
+    public interface FileWriter {
+        void write(Path file) throws IOException;
+    }
+
+    /**
+     * Writes the file at {@code path} whole: locally into a uniquely named partial sibling renamed into place, on
+     * other file systems into a temporary file uploaded in one go. Two attempts writing the same file (a retried
+     * bundle beside its first try) never interleave their bytes, and a reader sees the old file or the new one.
+     */
+    public static void writeWhole(String path, FileWriter writer) throws IOException {
+        if (!isLocal(path)) {
+            Path tmp = staging(path);
+            writer.write(tmp);
+            publish(tmp, path);
+            return;
+        }
+        Path target = fetch(path);
+        Files.createDirectories(target.toAbsolutePath().getParent());
+        Path partial = target.resolveSibling("." + target.getFileName() + ".partial-" + java.util.UUID.randomUUID());
+        try {
+            writer.write(partial);
+            Files.move(partial, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(partial);
+        }
+    }
+
     /** Files matching a glob, sorted by name; none when nothing matches. */
     public static List<String> list(String glob) throws IOException {
         List<String> out = new ArrayList<>();

@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 
 /** The one tensor encoding of the handoffs: converts between Avro {@link Tensor} records and ND4J arrays. */
 public final class Tensors {
@@ -74,6 +75,22 @@ public final class Tensors {
             }
         }
         return Nd4j.create(f, shape, 'c');
+    }
+
+    /**
+     * Decodes a tensor that must hold only finite numbers, as data entering a stage from another must: a NaN or an
+     * infinity is refused with {@code what} (the record it came from) and the first bad element named.
+     */
+    public static INDArray decodeFinite(Tensor t, Supplier<String> what) {
+        INDArray a = decode(t);
+        if (a.isNaN().any() || a.isInfinite().any()) {
+            double[] v = a.castTo(DataType.DOUBLE).reshape(a.length()).toDoubleVector();
+            int i = 0;
+            while (Double.isFinite(v[i])) i++;
+            throw new IllegalArgumentException(what.get() + " holds " + v[i] + " at element " + i + " of " + Arrays.toString(a.shape())
+                    + "; accepted: finite numbers only");
+        }
+        return a;
     }
 
     /** The raw bytes of a UINT8 tensor. */

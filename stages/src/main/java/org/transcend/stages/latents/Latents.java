@@ -35,7 +35,10 @@ public final class Latents {
         return new LatentData(raw.mean(), raw.std(), raw.labels(), stats.getScale(), stats.getShift());
     }
 
-    /** The posteriors alone, with scale 1 and shift 0 (what the statistics are computed from). */
+    /**
+     * The posteriors alone, with scale 1 and shift 0 (what the statistics are computed from). A record holding a NaN
+     * or an infinity is refused here, where the latents enter training, naming the record.
+     */
     public static LatentData posteriors(String artifactDir) throws IOException {
         List<LatentRecord> records = records(artifactDir);
         long[] shape = Tensors.shape(records.get(0).getMean());
@@ -44,8 +47,11 @@ public final class Latents {
         int[] labels = new int[n];
         for (int i = 0; i < n; i++) {
             LatentRecord r = records.get(i);
-            System.arraycopy(Tensors.decode(r.getMean()).castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, mean, i * per, per);
-            System.arraycopy(Tensors.decode(r.getStd()).castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, std, i * per, per);
+            String record = "latent record '" + r.getId() + "' of " + artifactDir;
+            System.arraycopy(Tensors.decodeFinite(r.getMean(), () -> "the posterior mean of " + record)
+                    .castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, mean, i * per, per);
+            System.arraycopy(Tensors.decodeFinite(r.getStd(), () -> "the posterior std of " + record)
+                    .castTo(DataType.FLOAT).reshape(per).toFloatVector(), 0, std, i * per, per);
             labels[i] = r.getLabel();
         }
         long[] full = {n, shape[0], shape[1], shape[2]};

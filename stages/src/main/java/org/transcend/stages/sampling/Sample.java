@@ -9,7 +9,6 @@ import org.apache.beam.sdk.transforms.ParDo;
 import org.apache.beam.sdk.transforms.Reshuffle;
 import org.apache.beam.sdk.values.PBegin;
 import org.apache.beam.sdk.values.PCollection;
-import org.transcend.model.train.Checkpoint;
 import org.transcend.model.vae.VaeWeights;
 import org.transcend.schemas.SampleRecord;
 import org.transcend.stages.io.LocalCopies;
@@ -51,8 +50,8 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
 
         @Setup
         public void setup() throws IOException {
-            Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()));
-            drawing = new Drawing(spec, spec.model(c.emaWeights()), VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution()));
+            drawing = new Drawing(spec, spec.model(spec.checkpoint(LocalCopies.fetch(spec.checkpoint())).emaWeights()),
+                    VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution()));
         }
 
         @ProcessElement

@@ -5,6 +5,7 @@ import org.transcend.model.flow.Guidance;
 import org.transcend.model.flow.Sampler;
 import org.transcend.model.flow.TimeWindow;
 import org.transcend.model.sit.SiT;
+import org.transcend.model.train.Checkpoint;
 
 import java.io.Serializable;
 import java.util.Map;
@@ -41,6 +42,11 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int proje
     public SampleSpec preview(int perClass) {
         return new SampleSpec(checkpoint, heads, qkNorm, projectorBlock, alignBlock, prediction, vaeWeights, vaeResolution,
                 scale, shift, "euler", PREVIEW_STEPS, 1.0, cfgLow, cfgHigh, (long) perClass * numClasses, 1, seed, numClasses, cropTo);
+    }
+
+    /** The checkpoint file, its tensors checked against the network this spec names before any is read. */
+    public Checkpoint checkpoint(java.nio.file.Path file) throws java.io.IOException {
+        return Checkpoint.load(file, shapes -> SiT.checkStateDict(shapes, heads, qkNorm, optional(projectorBlock), optional(alignBlock)));
     }
 
     /** The network the checkpoint's weights (EMA, typically) describe, with the heads this spec names. */

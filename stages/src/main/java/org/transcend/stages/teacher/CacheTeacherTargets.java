@@ -15,7 +15,6 @@ import org.apache.beam.sdk.values.TypeDescriptors;
 import org.transcend.schemas.TeacherTarget;
 import org.transcend.stages.io.LocalCopies;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,7 +22,8 @@ import java.util.List;
 /**
  * Writes teacher targets as shards in plan order, {@code targets-SSSSSS.avro} holding steps
  * [S·stepsPerShard, (S+1)·stepsPerShard) sorted by (step, slot), so the trainer streams them one shard at a time.
- * A shard's name depends only on its number, so a retried bundle rewrites the same file.
+ * A shard's name and bytes depend only on its number and targets, and it is written whole and renamed into place,
+ * so a retried bundle rewrites the same file, even beside its first attempt.
  */
 public final class CacheTeacherTargets extends PTransform<PCollection<TeacherTarget>, PCollection<String>> {
 
@@ -37,6 +37,20 @@ public final class CacheTeacherTargets extends PTransform<PCollection<TeacherTar
 
     public static String shardFile(String dir, long shard) {
         return dir + String.format("targets-%06d.avro", shard);
+    }
+
+    /**
+     * The 16-byte block marker of a shard's Avro file, derived from its number rather than drawn at random, so a
+     * retried write of the shard produces the same bytes.
+     */
+    static byte[] syncMarker(long shard) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(("teacher-targets shard " + shard).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.Arrays.copyOf(digest, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
@@ -62,12 +76,12 @@ public final class CacheTeacherTargets extends PTransform<PCollection<TeacherTar
             shard.getValue().forEach(sorted::add);
             sorted.sort(Comparator.comparingLong(TeacherTarget::getStep).thenComparingInt(TeacherTarget::getSlot));
             String file = shardFile(dir, shard.getKey());
-            Path local = LocalCopies.staging(file);
-            try (DataFileWriter<TeacherTarget> w = new DataFileWriter<>(new SpecificDatumWriter<>(TeacherTarget.class))) {
-                w.create(TeacherTarget.getClassSchema(), local.toFile());
-                for (TeacherTarget t : sorted) w.append(t);
-            }
-            LocalCopies.publish(local, file);
+            LocalCopies.writeWhole(file, local -> {
+                try (DataFileWriter<TeacherTarget> w = new DataFileWriter<>(new SpecificDatumWriter<>(TeacherTarget.class))) {
+                    w.create(TeacherTarget.getClassSchema(), java.nio.file.Files.newOutputStream(local), syncMarker(shard.getKey()));
+                    for (TeacherTarget t : sorted) w.append(t);
+                }
+            });
             shards.inc();
             out.output(file);
         }

@@ -22,7 +22,8 @@ import java.util.Map;
 
 /**
  * Guided-feature targets read back from a teacher-target cache, one shard at a time in plan order. Every target
- * is checked against the plan (example and t), so a cache built for another plan is refused, not silently used.
+ * is checked against the plan (example and t), so a cache built for another plan is refused, not silently used,
+ * and must be finite: a NaN or an infinity is refused here, naming its step and slot, not turned into a NaN loss.
  */
 public final class CachedTargets implements TargetSource {
 
@@ -57,7 +58,9 @@ public final class CachedTargets implements TargetSource {
                         + " slot " + slot.slot() + " (example " + slot.exampleIndex() + ", t " + slot.t()
                         + "): it was built for another training plan");
             }
-            out.slice(row).assign(Tensors.decode(t.getFeature()).reshape(tokens, dim));
+            INDArray feature = Tensors.decodeFinite(t.getFeature(), () -> "the teacher target of step " + slot.step() + " slot "
+                    + slot.slot() + " in " + CacheTeacherTargets.shardFile(dir, loadedShard));
+            out.slice(row).assign(feature.reshape(tokens, dim));
         }
         return out;
     }

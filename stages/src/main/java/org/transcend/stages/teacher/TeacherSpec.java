@@ -17,7 +17,8 @@ public record TeacherSpec(String checkpoint, int heads, boolean qkNorm, int alig
         implements Serializable {
 
     public GuidedTeacher load() throws IOException {
-        Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint));
+        Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint),
+                shapes -> SiT.checkStateDict(shapes, heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock)));
         SiT teacher = SiT.fromStateDict(c.weights(), heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
         if (block < 1 || block > teacher.config().depth()) {
             throw new IllegalArgumentException("teacher.block is " + block + "; accepted: 1 to the teacher's depth " + teacher.config().depth());

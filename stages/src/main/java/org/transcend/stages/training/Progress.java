@@ -9,20 +9,25 @@ import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What a user sees of a training stage: a progress line every N steps (step, loss parts, images/s, ETA) and a
  * metrics JSONL file with one line per step.
  */
 public final class Progress implements AutoCloseable {
+    private static final Pattern STEP = Pattern.compile("^\\{\"step\":(\\d+),");
     private final String stage;
     private final long totalSteps;
     private final long every;
     private final PrintStream out;
-    private final Writer metrics;
+    private final Path metricsFile;
+    private Writer metrics;
     private final long started = System.nanoTime();
     private long firstStep = -1;
     private double imagesPerSecond;
@@ -32,9 +37,29 @@ public final class Progress implements AutoCloseable {
         this.totalSteps = totalSteps;
         this.every = Math.max(1, every);
         this.out = out;
+        this.metricsFile = metricsFile;
+    }
+
+    /**
+     * Opens the metrics file for the run's first reported step. Lines a killed attempt wrote past its last
+     * checkpoint (and a line cut short by the kill) are dropped first, so a resumed run's file holds each step once.
+     */
+    private Writer openMetrics(long firstReported) {
         try {
             Files.createDirectories(metricsFile.toAbsolutePath().getParent());
-            this.metrics = Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            if (Files.exists(metricsFile)) {
+                String text = Files.readString(metricsFile, StandardCharsets.UTF_8);
+                StringBuilder kept = new StringBuilder();
+                for (int from = 0, nl; (nl = text.indexOf('\n', from)) >= 0; from = nl + 1) {
+                    String line = text.substring(from, nl);
+                    Matcher m = STEP.matcher(line);
+                    if (m.find() && Long.parseLong(m.group(1)) < firstReported) kept.append(line).append('\n');
+                }
+                Path tmp = metricsFile.resolveSibling(metricsFile.getFileName() + ".partial");
+                Files.writeString(tmp, kept, StandardCharsets.UTF_8);
+                Files.move(tmp, metricsFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            }
+            return Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open metrics file " + metricsFile, e);
         }
@@ -42,6 +67,7 @@ public final class Progress implements AutoCloseable {
 
     public void report(StepReport r) {
         if (firstStep < 0) firstStep = r.step() - 1;
+        if (metrics == null) metrics = openMetrics(r.step());
         imagesPerSecond = imagesPerSecond == 0 ? r.imagesPerSecond() : 0.9 * imagesPerSecond + 0.1 * r.imagesPerSecond();
         StringBuilder json = new StringBuilder(String.format(Locale.ROOT, "{\"step\":%d,\"grad_norm\":%.6g,\"images_per_s\":%.3f",
                 r.step(), r.gradientNorm(), r.imagesPerSecond()));
@@ -65,6 +91,7 @@ public final class Progress implements AutoCloseable {
     }
 
     public void flush() {
+        if (metrics == null) return;
         try {
             metrics.flush();
         } catch (IOException e) {
@@ -74,6 +101,7 @@ public final class Progress implements AutoCloseable {
 
     @Override
     public void close() {
+        if (metrics == null) return;
         try {
             metrics.close();
         } catch (IOException e) {
