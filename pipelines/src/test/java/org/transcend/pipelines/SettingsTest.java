@@ -61,4 +61,16 @@ class SettingsTest {
         Settings s = Settings.resolve("fmnist-quick", List.of("run.seed=7"));
         assertEquals(7, s.getLong("run.seed"));
     }
+
+    @Test
+    void theTimeShiftIsGivenOneWayAndEntersKeysOnlyWhenSet() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> Settings.resolve(null, List.of("time-shift.alpha=2", "time-shift.base-dim=4096")));
+        assertTrue(e.getMessage().contains("accepted: one of them"), e.getMessage());
+        Settings plain = Settings.resolve(null, List.of());
+        List<String> keys = List.of("time-shift.alpha", "time-shift.base-dim", "run.seed");
+        assertEquals(List.of(), plain.changedFromDefault(keys));
+        assertEquals(List.of("time-shift.base-dim"), Settings.resolve(null, List.of("time-shift.base-dim=1024")).changedFromDefault(keys));
+        assertEquals(List.of(), Settings.resolve(null, List.of("time-shift.alpha=1.0")).changedFromDefault(keys), "1.0 is the default");
+    }
 }

@@ -62,6 +62,12 @@ public final class Catalog {
             "Steps between checkpoints (a rerun resumes from the newest)."));
     public static final Setting TRAIN_LOG_EVERY = add(Setting.integer("train.log-every", 100, 1, Long.MAX_VALUE, "Steps between progress lines."));
 
+    public static final Setting TIME_SHIFT_ALPHA = add(Setting.real("time-shift.alpha", 1.0, 0.01, 100,
+            "RAE's time shift t_m = alpha t / (1 + (alpha - 1) t) on training times and the sampler's grid; 1 = none."));
+    public static final Setting TIME_SHIFT_BASE_DIM = add(Setting.integer("time-shift.base-dim", 0, 0, Long.MAX_VALUE,
+            "When > 0: alpha = sqrt(m / n) with m the values per model input (C*H*W) and n this base dimension (RAE: 4096); "
+                    + "0: time-shift.alpha as given."));
+
     public static final Setting MASK_LOW = add(Setting.real("mask.low", 0.4, 0, 1, "Low end of the t-mask of the alignment losses."));
     public static final Setting MASK_HIGH = add(Setting.real("mask.high", 0.7, 0, 1, "High end of the t-mask of the alignment losses."));
 
@@ -148,6 +154,10 @@ public final class Catalog {
         if (s.getInt(SIT_HIDDEN.key()) % s.getInt(SIT_HEADS.key()) != 0) {
             throw new ConfigException("sit.heads is " + s.getInt(SIT_HEADS.key()) + "; accepted: a divisor of sit.hidden ("
                     + s.getInt(SIT_HIDDEN.key()) + ")");
+        }
+        if (s.getLong(TIME_SHIFT_BASE_DIM.key()) > 0 && s.getDouble(TIME_SHIFT_ALPHA.key()) != 1.0) {
+            throw new ConfigException("time-shift.alpha is " + s.getDouble(TIME_SHIFT_ALPHA.key()) + " and time-shift.base-dim is "
+                    + s.getLong(TIME_SHIFT_BASE_DIM.key()) + "; accepted: one of them (alpha given directly, or computed from the base dimension)");
         }
         lowNotAboveHigh(s, MASK_LOW, MASK_HIGH);
         lowNotAboveHigh(s, SAMPLE_CFG_LOW, SAMPLE_CFG_HIGH);

@@ -132,6 +132,14 @@ public final class Settings {
         return m;
     }
 
+    /**
+     * The keys among {@code keys} whose value differs from the catalog default. A setting added with a default that
+     * changes nothing enters cache keys through this only when set, so artifacts built before it existed still match.
+     */
+    public List<String> changedFromDefault(List<String> keys) {
+        return keys.stream().filter(k -> !get(k).equals(Catalog.ALL.get(k).canonical(Catalog.ALL.get(k).defaultValue()))).toList();
+    }
+
     public SortedMap<String, String> values() {
         return values;
     }

@@ -66,6 +66,7 @@ public final class SampleStep implements PipelineStage {
         List<String> keys = new ArrayList<>(List.of(SAMPLE_METHOD.key(), SAMPLE_STEPS.key(), SAMPLE_COUNT.key(),
                 SAMPLE_CFG_SCALE.key(), SAMPLE_CFG_LOW.key(), SAMPLE_CFG_HIGH.key(), RUN_SEED.key()));
         keys.addAll(VaeChoice.settingKeys(s));
+        keys.addAll(SiTRuns.timeShiftKeys(s));
         return keys;
     }
 
@@ -89,7 +90,8 @@ public final class SampleStep implements PipelineStage {
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),
-                s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx));
+                s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx),
+                SiTRuns.timeShift(s, shape));
         Pipeline p = Pipeline.create(ctx.options());
         Handoffs.write(p.apply(new Sample(spec)), SampleRecord.class, ctx.outputDir(), "samples", Math.min(spec.shards(), 16));
         Map<String, Long> counts = BeamRuns.runAndCount(p, Sample.NAMESPACE);

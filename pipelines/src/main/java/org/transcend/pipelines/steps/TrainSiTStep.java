@@ -74,7 +74,7 @@ public final class TrainSiTStep implements PipelineStage {
 
     @Override
     public List<String> settingKeys(Settings s) {
-        List<String> keys = new ArrayList<>(SiTRuns.networkAndPlanKeys());
+        List<String> keys = new ArrayList<>(SiTRuns.networkAndPlanKeys(s));
         switch (kind) {
             case WARMUP -> keys.addAll(List.of(WARMUP_STEPS.key(), WARMUP_BLOCK.key(), WARMUP_WEIGHT.key(), WARMUP_HEAD_HIDDEN.key(),
                     MASK_LOW.key(), MASK_HIGH.key()));

@@ -2,6 +2,7 @@ package org.transcend.stages.sampling;
 
 import org.transcend.model.flow.Guidance;
 import org.transcend.model.flow.Sampler;
+import org.transcend.model.flow.TimeShift;
 import org.transcend.model.flow.TimeWindow;
 
 import java.io.Serializable;
@@ -9,12 +10,14 @@ import java.io.Serializable;
 /**
  * What to sample and how: the model checkpoint (its EMA weights), the VAE that decodes, the latent scale and shift,
  * the sampler (method, steps, CFG scale and interval), how many samples in how many shards, the seed, and the
- * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images).
+ * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images), and α of RAE's time
+ * shift on the sampler's grid (1 = none).
  */
 public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int projectorBlock, int alignBlock, String prediction,
                          String vaeWeights, int vaeResolution, double scale, double shift,
                          String method, int steps, double cfgScale, double cfgLow, double cfgHigh,
-                         long count, int shards, long seed, int numClasses, int cropTo) implements Serializable {
+                         long count, int shards, long seed, int numClasses, int cropTo,
+                         double timeShift) implements Serializable {
 
     public Sampler sampler() {
         Sampler.Method m = switch (method) {
@@ -24,7 +27,7 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int proje
             default -> throw new IllegalArgumentException("sample.method is '" + method + "'; accepted: euler, heun, sde");
         };
         Guidance g = cfgScale == 1.0 ? Guidance.NONE : new Guidance(cfgScale, new TimeWindow(cfgLow, cfgHigh));
-        return new Sampler(m, steps, g, numClasses);
+        return new Sampler(m, steps, g, numClasses, new TimeShift(timeShift));
     }
 
     /** Samples [first, end) of shard {@code shard}. */

@@ -3,6 +3,7 @@ package org.transcend.stages.training;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.transcend.model.flow.Prediction;
 import org.transcend.model.flow.TimeDistribution;
+import org.transcend.model.flow.TimeShift;
 import org.transcend.model.flow.TimeWindow;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.AlignHead;
@@ -25,6 +26,7 @@ import java.util.Optional;
  * @param auxBlock   k_a (vae-align) or k_s (guided), 1-indexed
  * @param auxHidden  hidden width of the align head or projector MLP
  * @param auxDim     the projector's output width (the teacher's hidden width); unused otherwise
+ * @param timeShift  α of RAE's time shift applied to the plan's times (1 = none)
  */
 public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
                      int numClasses, boolean qkNorm, String prediction,
@@ -32,7 +34,7 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
                      double maskHigh, long stopStep,
                      double lr, double beta1, double beta2, double eps, double weightDecay, double gradClip, double emaDecay,
                      long steps, int batch, long checkpointEvery, long logEvery, long seed, String timeDistribution,
-                     double labelDrop) implements Serializable {
+                     double labelDrop, double timeShift) implements Serializable {
 
     public SiTConfig config() {
         return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop).validate();
@@ -61,6 +63,7 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
     }
 
     public TrainingPlan plan(long datasetSize) {
-        return new TrainingPlan(seed, datasetSize, batch, TimeDistribution.parse(timeDistribution), labelDrop, numClasses);
+        TimeDistribution times = TimeDistribution.shifted(TimeDistribution.parse(timeDistribution), new TimeShift(timeShift));
+        return new TrainingPlan(seed, datasetSize, batch, times, labelDrop, numClasses);
     }
 }
