@@ -5,6 +5,7 @@ import org.transcend.pipelines.config.Catalog;
 import org.transcend.pipelines.steps.EvaluateStep;
 import org.transcend.pipelines.steps.EncodeLatentsStep;
 import org.transcend.pipelines.steps.ImportStep;
+import org.transcend.pipelines.steps.RepaTargetsStep;
 import org.transcend.pipelines.steps.SampleStep;
 import org.transcend.pipelines.steps.TeacherTargetsStep;
 import org.transcend.pipelines.steps.TrainSiTStep;
@@ -33,6 +34,8 @@ public final class Pipelines {
                 + "evaluation (METHOD.md).", Pipelines::selfTranscendence));
         ALL.put("baseline", new Entry("Vanilla SiT on the same plan and budget as the student, sampled and evaluated.", Pipelines::baseline));
         ALL.put("vae-align", new Entry("Stage (a) alone as the final model, sampled and evaluated.", Pipelines::vaeAlign));
+        ALL.put("repa", new Entry("REPA: SiT with a projector aligned to per-patch features from repa.features, on the student's "
+                + "plan and budget, sampled and evaluated.", Pipelines::repa));
         ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
     }
@@ -73,6 +76,14 @@ public final class Pipelines {
         List<PipelineStage> stages = latents(s);
         stages.add(TrainSiTStep.warmup());
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.WARMUP));
+        return stages;
+    }
+
+    private static List<PipelineStage> repa(Settings s) {
+        List<PipelineStage> stages = latents(s);
+        stages.add(new RepaTargetsStep());
+        stages.add(TrainSiTStep.repa());
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.REPA));
         return stages;
     }
 

@@ -1,7 +1,5 @@
 package org.transcend.tests;
 
-import org.apache.beam.sdk.options.PipelineOptions;
-import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -9,21 +7,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.transcend.pipelines.Orchestrator;
-import org.transcend.pipelines.TestDatasets;
-import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -37,29 +29,19 @@ class SelfTranscendencePipelineTest {
     static Path store;
     static List<String> tiny;
 
-    private final PipelineOptions options = PipelineOptionsFactory.create();
-
     @BeforeAll
     static void data() throws Exception {
-        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 160, 0);
+        Path fm = TinySlice.data(tmp.resolve("fm"));
         store = tmp.resolve("store");
-        tiny = List.of("data.path=" + fm, "vae.steps=4", "vae.batch=16", "vae.held-out=16", "vae.checkpoint-every=2",
-                "sit.hidden=32", "sit.depth=4", "sit.heads=2", "train.batch=16", "train.log-every=2", "train.checkpoint-every=2",
-                "warmup.steps=4", "warmup.block=2", "warmup.head-hidden=32", "teacher.block=3", "teacher.guidance=5",
-                "teacher.shard-steps=2", "student.steps=4", "student.block=2", "student.projector-hidden=32", "student.stop-step=3",
-                "sample.count=20", "sample.steps=4", "sample.method=euler", "sample.shards=2",
-                "eval.classifier-steps=5", "eval.classifier-batch=16", "encode.groups=4");
+        tiny = TinySlice.settings(fm);
     }
 
     private Orchestrator orchestrator(String... extra) {
-        List<String> all = new ArrayList<>(tiny);
-        all.addAll(List.of(extra));
-        return new Orchestrator(new ArtifactStore(store.toString()), Settings.resolve(null, all), options,
-                new PrintStream(new ByteArrayOutputStream(), true));
+        return TinySlice.orchestrator(store, tiny, extra);
     }
 
     private static Map<String, StageRun> byStage(RunRecord r) {
-        return r.getStages().stream().collect(Collectors.toMap(StageRun::getStage, s -> s));
+        return TinySlice.byStage(r);
     }
 
     @Test

@@ -220,6 +220,16 @@ public final class SiT {
         return a;
     }
 
+    /**
+     * The state_dict without the auxiliary heads (projectors, align head): the network that samples. Heads only
+     * shape training, so a sampler loads any recipe's checkpoint through this without knowing its heads.
+     */
+    public static Map<String, INDArray> withoutHeads(Map<String, INDArray> stateDict) {
+        Map<String, INDArray> backbone = new LinkedHashMap<>(stateDict);
+        backbone.keySet().removeIf(name -> name.startsWith("projectors.") || name.startsWith("align_head."));
+        return backbone;
+    }
+
     /** A copy of every tensor under its PyTorch name and in its PyTorch layout. */
     public Map<String, INDArray> stateDict() {
         Map<String, INDArray> copy = new LinkedHashMap<>();

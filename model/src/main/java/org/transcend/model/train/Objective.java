@@ -19,4 +19,10 @@ public sealed interface Objective {
      * f_g inside the t-window, weighted by λ_b, for the first {@code stopStep} steps only.
      */
     record GuidedFeatures(int block, TimeWindow window, double weight, long stopStep) implements Objective {}
+
+    /**
+     * REPA: the projector on block k regresses per-patch features of the clean image given from outside (for example
+     * DINOv2-B patch tokens), by negative cosine similarity per token, weighted by λ, at every t.
+     */
+    record RepresentationAlignment(int block, double weight) implements Objective {}
 }

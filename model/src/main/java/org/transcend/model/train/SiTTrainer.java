@@ -26,6 +26,7 @@ public final class SiTTrainer {
     public static final String LOSS_FLOW = "loss_flow";
     public static final String LOSS_ALIGN = "loss_align";
     public static final String LOSS_GUIDED = "loss_guided";
+    public static final String LOSS_REPA = "loss_repa";
 
     private final SiT model;
     private final TrainingPlan plan;
@@ -44,6 +45,12 @@ public final class SiTTrainer {
                       TargetSource targets) {
         if (objective instanceof Objective.GuidedFeatures && targets == null) {
             throw new IllegalArgumentException("the guided-features objective needs a target source (the teacher online or cached targets)");
+        }
+        if (objective instanceof Objective.RepresentationAlignment && targets == null) {
+            throw new IllegalArgumentException("the REPA objective needs a target source (the per-image features)");
+        }
+        if (objective instanceof Objective.RepresentationAlignment r && model.projectors().isEmpty()) {
+            throw new IllegalArgumentException("the REPA objective needs a SiT built with a projector on block " + r.block());
         }
         if (plan.datasetSize() != data.size()) {
             throw new IllegalArgumentException("the plan covers " + plan.datasetSize() + " examples but the data has " + data.size());
@@ -128,6 +135,11 @@ public final class SiTTrainer {
             losses.put(LOSS_GUIDED, guided.value());
             losses.put(LOSS, flow.value() + auxWeight * guided.value());
             dProjections = Map.of(0, guided.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.RepresentationAlignment) {
+            Losses.ValueAndGradient repa = Losses.negativeCosine(out.projections().get(0), targets.targets(batch).castTo(type));
+            losses.put(LOSS_REPA, repa.value());
+            losses.put(LOSS, flow.value() + auxWeight * repa.value());
+            dProjections = Map.of(0, repa.gradient().muli(auxWeight));
         }
         for (Map.Entry<String, Double> e : losses.entrySet()) {
             if (!Double.isFinite(e.getValue())) throw new NonFiniteLossException(step + 1, e.getKey(), e.getValue());
@@ -140,6 +152,7 @@ public final class SiTTrainer {
     private double auxiliaryWeight(long s) {
         if (objective instanceof Objective.VaeAlign a) return a.weight();
         if (objective instanceof Objective.GuidedFeatures g) return s < g.stopStep() ? g.weight() : 0.0;
+        if (objective instanceof Objective.RepresentationAlignment r) return r.weight();
         return 0.0;
     }
 

@@ -146,6 +146,12 @@ class SiTTrainerTest {
         return sit;
     }
 
+    /** The placeholders of the reference loss graphs: x_t, t, v and the one-hot conditioning labels, in float64. */
+    private static Map<String, INDArray> feed(SiT sit, TrainingBatch batch) {
+        return Map.of("x_t", batch.xt().castTo(DataType.DOUBLE), "t", batch.t().castTo(DataType.DOUBLE), "v", batch.v().castTo(DataType.DOUBLE),
+                "y", sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
+    }
+
     @Test
     void aStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
         LatentData d = data(16, 5);
@@ -177,9 +183,7 @@ class SiTTrainerTest {
                         : Losses.maskedMeanSquare(o.projections().get(0), sd.constant(fixedTarget), org.transcend.model.flow.Path.perSample(t, 3), window);
                 SDVariable total = flow.add(aux.mul(0.5));
                 sd.setLossVariables(total);
-                Map<String, INDArray> feed = Map.of("x_t", batch.xt().castTo(DataType.DOUBLE), "t", batch.t().castTo(DataType.DOUBLE),
-                        "v", batch.v().castTo(DataType.DOUBLE),
-                        "y", sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
+                Map<String, INDArray> feed = feed(sit, batch);
                 Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
                 double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
 
@@ -191,6 +195,39 @@ class SiTTrainerTest {
                     assertTrue(err < 1e-9, what + ": gradient of " + name + " relative error " + err);
                 }
             }
+        }
+    }
+
+    @Test
+    void aRepaStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
+        LatentData d = data(16, 6);
+        TrainingPlan p = plan(16, 8);
+        TrainingBatch batch = TrainingBatch.of(p, d, 0);
+        INDArray features = Nd4j.randn(DataType.DOUBLE, 16, TINY.tokens(), 24);
+        SiT sit = randomised(List.of(new ProjectorHead(2, 48, 24)), Optional.empty(), 33);
+        TrainerSettings s = new TrainerSettings(new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, 0.99, Prediction.VELOCITY, 5, 2);
+        SiTTrainer.Pass pass = new SiTTrainer(sit, p, d, s, new Objective.RepresentationAlignment(2, 0.5), TargetSource.perImage(features))
+                .pass(batch);
+
+        INDArray target = Nd4j.create(DataType.DOUBLE, 8, TINY.tokens(), 24);
+        for (int i = 0; i < 8; i++) target.slice(i).assign(features.slice(batch.slots().get(i).exampleIndex()));
+        SameDiff sd = SameDiff.create();
+        long[] image = {-1, TINY.inChannels(), TINY.inputSize(), TINY.inputSize()};
+        SDVariable xt = sd.placeHolder("x_t", DataType.DOUBLE, image);
+        SiTOutputs o = sit.build(sd, xt, sd.placeHolder("t", DataType.DOUBLE, -1), sd.placeHolder("y", DataType.DOUBLE, -1, TINY.labelRows()));
+        SDVariable total = Losses.meanSquare(o.out().orElseThrow(), sd.placeHolder("v", DataType.DOUBLE, image))
+                .add(Losses.negativeCosine(o.projections().get(0), sd.constant(target), 2).mul(0.5));
+        sd.setLossVariables(total);
+        Map<String, INDArray> feed = feed(sit, batch);
+        Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
+        double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
+
+        assertEquals(expectedTotal, pass.losses().get(SiTTrainer.LOSS), 1e-12 * Math.abs(expectedTotal), "total loss");
+        assertTrue(pass.losses().get(SiTTrainer.LOSS_REPA) > -1 && pass.losses().get(SiTTrainer.LOSS_REPA) < 1);
+        for (String name : sit.trainableNames()) {
+            double err = pass.gradients().get(name).sub(expected.get(name)).norm2Number().doubleValue()
+                    / expected.get(name).norm2Number().doubleValue();
+            assertTrue(err < 1e-9, "gradient of " + name + " relative error " + err);
         }
     }
 }

@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -91,6 +91,16 @@ public final class Catalog {
     public static final Setting STUDENT_STOP_STEP = add(Setting.integer("student.stop-step", 100_000, 0, Long.MAX_VALUE,
             "The guided-feature loss is on for the first N steps only."));
 
+    public static final Setting REPA_FEATURES = add(Setting.text("repa.features", "",
+            "REPA: an .npz with 'ids' [N] (the imported images' ids) and 'features' [N, T, Dz] (per-patch features of each clean "
+                    + "image, T = the SiT's tokens); read by the repa-targets stage. A changed file needs a new path or --force repa-targets."));
+    public static final Setting REPA_BLOCK = add(Setting.integer("repa.block", 4, 1, 64,
+            "REPA: the block the projector reads (SiT-B: 4, SiT-L/XL: 8)."));
+    public static final Setting REPA_WEIGHT = add(Setting.real("repa.weight", 0.5, 0, 1e6,
+            "REPA: lambda, the weight of the negative-cosine alignment loss (no t-mask)."));
+    public static final Setting REPA_PROJECTOR_HIDDEN = add(Setting.integer("repa.projector-hidden", 2048, 1, 65536,
+            "REPA: hidden width of the projector MLP (D -> h -> h -> Dz, SiLU)."));
+
     public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
             "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
 
@@ -146,7 +156,7 @@ public final class Catalog {
             throw new ConfigException("data.channels is 2; accepted: 1, 3");
         }
         int depth = s.getInt(SIT_DEPTH.key());
-        for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK)) {
+        for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK, REPA_BLOCK)) {
             if (s.getInt(block.key()) > depth) {
                 throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
             }

@@ -83,10 +83,8 @@ public final class SampleStep implements PipelineStage {
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
         Latents.Shape shape = Latents.shape(latents);
         LatentStats stats = Latents.stats(latents);
-        int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
-        int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;
         SampleSpec spec = new SampleSpec(ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()),
-                s.getBoolean(SIT_QK_NORM.key()), projectorBlock, alignBlock, s.get(SIT_PREDICTION.key()),
+                s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),

@@ -66,6 +66,12 @@ final class SiTRuns {
                 s.getLong(STUDENT_STOP_STEP.key()));
     }
 
+    /** REPA on the student's plan and budget: a projector on repa.block regressing Dz-wide external features. */
+    static SiTRun repa(Settings s, Latents.Shape shape, int featureDim) {
+        return of(s, shape, "repa", s.getLong(STUDENT_STEPS.key()), s.getInt(REPA_BLOCK.key()), s.getInt(REPA_PROJECTOR_HIDDEN.key()),
+                featureDim, s.getDouble(REPA_WEIGHT.key()), Long.MAX_VALUE);
+    }
+
     /** The vanilla baseline on the student's plan and budget. */
     static SiTRun baseline(Settings s, Latents.Shape shape) {
         return of(s, shape, "vanilla", s.getLong(STUDENT_STEPS.key()), 0, 0, 0, 0, Long.MAX_VALUE);

@@ -10,6 +10,7 @@ import org.transcend.pipelines.config.Settings;
 import org.transcend.schemas.CheckpointMeta;
 import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.latents.Latents;
+import org.transcend.stages.representation.PatchFeatureTargets;
 import org.transcend.stages.teacher.TeacherSpec;
 import org.transcend.stages.training.SiTRun;
 import org.transcend.stages.training.TrainSiT;
@@ -23,15 +24,18 @@ import static org.transcend.pipelines.config.Catalog.*;
 
 /**
  * The SiT training stages: {@code warmup-align} (stage (a), the teacher), {@code train-student} (stage (b), guided by
- * the teacher's cached or online features) and {@code train-baseline} (vanilla SiT on the same plan).
+ * the teacher's cached or online features), {@code train-baseline} (vanilla SiT on the same plan) and the other
+ * recipes on the student's plan and budget: {@code train-repa}. One stage, {@link TrainSiT}; the kind picks its
+ * objective and targets.
  */
 public final class TrainSiTStep implements PipelineStage {
 
-    public enum Kind { WARMUP, STUDENT, BASELINE }
+    public enum Kind { WARMUP, STUDENT, BASELINE, REPA }
 
     public static final String WARMUP = "warmup-align";
     public static final String STUDENT = "train-student";
     public static final String BASELINE = "train-baseline";
+    public static final String REPA = "train-repa";
 
     private final Kind kind;
     private final boolean cachedTargets;
@@ -49,6 +53,10 @@ public final class TrainSiTStep implements PipelineStage {
         return new TrainSiTStep(Kind.BASELINE, false);
     }
 
+    public static TrainSiTStep repa() {
+        return new TrainSiTStep(Kind.REPA, false);
+    }
+
     public static TrainSiTStep student(Settings s) {
         return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"));
     }
@@ -59,6 +67,7 @@ public final class TrainSiTStep implements PipelineStage {
             case WARMUP -> WARMUP;
             case STUDENT -> STUDENT;
             case BASELINE -> BASELINE;
+            case REPA -> REPA;
         };
     }
 
@@ -82,6 +91,7 @@ public final class TrainSiTStep implements PipelineStage {
                     STUDENT_PROJECTOR_HIDDEN.key(), STUDENT_STOP_STEP.key(), MASK_LOW.key(), MASK_HIGH.key(),
                     TEACHER_BLOCK.key(), TEACHER_GUIDANCE.key(), TEACHER_MODE.key()));
             case BASELINE -> keys.add(STUDENT_STEPS.key());
+            case REPA -> keys.addAll(List.of(STUDENT_STEPS.key(), REPA_BLOCK.key(), REPA_WEIGHT.key(), REPA_PROJECTOR_HIDDEN.key()));
         }
         return keys;
     }
@@ -91,6 +101,7 @@ public final class TrainSiTStep implements PipelineStage {
         return switch (kind) {
             case WARMUP, BASELINE -> List.of(SiTRuns.ENCODE);
             case STUDENT -> cachedTargets ? List.of(SiTRuns.ENCODE, TeacherTargetsStep.NAME) : List.of(SiTRuns.ENCODE, WARMUP);
+            case REPA -> List.of(SiTRuns.ENCODE, RepaTargetsStep.NAME);
         };
     }
 
@@ -104,6 +115,11 @@ public final class TrainSiTStep implements PipelineStage {
         switch (kind) {
             case WARMUP -> run = SiTRuns.warmup(s, shape);
             case BASELINE -> run = SiTRuns.baseline(s, shape);
+            case REPA -> {
+                String features = ctx.upstreamDir(RepaTargetsStep.NAME);
+                run = SiTRuns.repa(s, shape, fittingFeatureDim(PatchFeatureTargets.shape(features), shape, s));
+                targets = TrainSiT.Targets.perImage(features);
+            }
             default -> {
                 run = SiTRuns.student(s, shape);
                 targets = cachedTargets
@@ -116,6 +132,21 @@ public final class TrainSiTStep implements PipelineStage {
                 ctx.outputDir(), "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
         return new StageOutcome(counts, Map.of());
+    }
+
+    /**
+     * REPA's feature width Dz, once the file's tokens per image are known to be the SiT's: T = (latent size / patch)²,
+     * in the row-major order of the patch grid.
+     */
+    static int fittingFeatureDim(long[] tokensByDim, Latents.Shape shape, Settings s) {
+        int patch = s.getInt(SIT_PATCH.key());
+        long grid = shape.size() / patch;
+        if (tokensByDim[0] != grid * grid) {
+            throw new IllegalArgumentException("repa.features has " + tokensByDim[0] + " tokens per image, but the SiT sees "
+                    + grid * grid + " (latents " + shape.size() + "x" + shape.size() + ", sit.patch " + patch + ": a " + grid + "x" + grid
+                    + " grid); accepted: features [N, " + grid * grid + ", Dz], e.g. patch tokens pooled to " + grid + "x" + grid);
+        }
+        return Math.toIntExact(tokensByDim[1]);
     }
 
     /** The warmup's raw weights as the frozen teacher, with the extraction settings k_t and w. */

@@ -67,13 +67,9 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
         @Setup
         public void setup() throws IOException {
             Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()));
-            model = SiT.fromStateDict(c.emaWeights(), spec.heads(), spec.qkNorm(), optional(spec.projectorBlock()), optional(spec.alignBlock()));
+            model = SiT.fromStateDict(SiT.withoutHeads(c.emaWeights()), spec.heads(), spec.qkNorm(), OptionalInt.empty(), OptionalInt.empty());
             velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
             vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution());
-        }
-
-        private static OptionalInt optional(int block) {
-            return block > 0 ? OptionalInt.of(block) : OptionalInt.empty();
         }
 
         @ProcessElement

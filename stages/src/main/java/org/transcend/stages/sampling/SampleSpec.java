@@ -13,7 +13,7 @@ import java.io.Serializable;
  * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images), and α of RAE's time
  * shift on the sampler's grid (1 = none).
  */
-public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int projectorBlock, int alignBlock, String prediction,
+public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String prediction,
                          String vaeWeights, int vaeResolution, double scale, double shift,
                          String method, int steps, double cfgScale, double cfgLow, double cfgHigh,
                          long count, int shards, long seed, int numClasses, int cropTo,

@@ -22,10 +22,10 @@ import java.util.Optional;
  * Everything a SiT training stage needs, in a form Beam can ship to a worker: the network shape, the objective
  * and its head, the optimiser, the plan and the length of the run.
  *
- * @param objective  vanilla, vae-align or guided
- * @param auxBlock   k_a (vae-align) or k_s (guided), 1-indexed
+ * @param objective  vanilla, vae-align, guided or repa
+ * @param auxBlock   k_a (vae-align), k_s (guided) or REPA's projector block, 1-indexed
  * @param auxHidden  hidden width of the align head or projector MLP
- * @param auxDim     the projector's output width (the teacher's hidden width); unused otherwise
+ * @param auxDim     the projector's output width (the teacher's hidden width, or REPA's feature width); unused otherwise
  * @param timeShift  α of RAE's time shift applied to the plan's times (1 = none)
  */
 public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
@@ -46,13 +46,15 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
             case "vanilla" -> new Objective.Vanilla();
             case "vae-align" -> new Objective.VaeAlign(auxBlock, window, auxWeight);
             case "guided" -> new Objective.GuidedFeatures(auxBlock, window, auxWeight, stopStep);
-            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided");
+            case "repa" -> new Objective.RepresentationAlignment(auxBlock, auxWeight);
+            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided, repa");
         };
     }
 
     /** A freshly initialised network with the objective's head, seeded by the run seed. */
     public SiT initialise() {
-        List<ProjectorHead> projectors = objective.equals("guided") ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
+        boolean projector = objective.equals("guided") || objective.equals("repa");
+        List<ProjectorHead> projectors = projector ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
         Optional<AlignHead> align = objective.equals("vae-align") ? Optional.of(new AlignHead(auxBlock, auxHidden)) : Optional.empty();
         return SiT.initialise(config(), projectors, align, DataType.FLOAT, seed);
     }
