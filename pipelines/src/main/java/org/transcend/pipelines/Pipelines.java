@@ -36,6 +36,8 @@ public final class Pipelines {
         ALL.put("vae-align", new Entry("Stage (a) alone as the final model, sampled and evaluated.", Pipelines::vaeAlign));
         ALL.put("repa", new Entry("REPA: SiT with a projector aligned to per-patch features from repa.features, on the student's "
                 + "plan and budget, sampled and evaluated.", Pipelines::repa));
+        ALL.put("sra", new Entry("SRA: SiT aligned to its own EMA at less noise, on the student's plan and budget, sampled and "
+                + "evaluated.", Pipelines::sra));
         ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
     }
@@ -80,10 +82,20 @@ public final class Pipelines {
     }
 
     private static List<PipelineStage> repa(Settings s) {
+        Catalog.blockWithinDepth(s, Catalog.REPA_BLOCK);
         List<PipelineStage> stages = latents(s);
         stages.add(new RepaTargetsStep());
         stages.add(TrainSiTStep.repa());
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.REPA));
+        return stages;
+    }
+
+    private static List<PipelineStage> sra(Settings s) {
+        Catalog.blockWithinDepth(s, Catalog.SRA_STUDENT_BLOCK);
+        Catalog.blockWithinDepth(s, Catalog.SRA_TEACHER_BLOCK);
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.sra());
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.SRA));
         return stages;
     }
 

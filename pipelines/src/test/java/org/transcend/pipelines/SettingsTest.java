@@ -87,4 +87,13 @@ class SettingsTest {
         java.nio.file.Files.writeString(b, "base: fmnist-quick\nrun:\n  seed: 9\n");
         assertEquals(3, Settings.resolve(a.toString(), List.of()).getLong("run.seed"), "a preset's own values win over its base");
     }
+
+    @Test
+    void aRecipesBlocksAreCheckedByThePipelineThatUsesThem() {
+        Settings shallow = Settings.resolve("fmnist-quick", List.of("sra.teacher-block=9"));
+        assertEquals("self-transcendence", Pipelines.named("self-transcendence", shallow).name(), "SRA's blocks do not matter here");
+        ConfigException e = assertThrows(ConfigException.class, () -> Pipelines.named("sra", shallow));
+        assertEquals("sra.teacher-block is 9; accepted: 1 to sit.depth (6)", e.getMessage());
+        assertEquals("sra", Pipelines.named("sra", Settings.resolve("fmnist-sra", List.of())).name());
+    }
 }

@@ -48,7 +48,7 @@ class RecipesPipelineTest {
         Path fm = TinySlice.data(tmp.resolve("fm"));
         store = tmp.resolve("store");
         tiny = new ArrayList<>(TinySlice.settings(fm));
-        tiny.addAll(List.of("repa.block=2", "repa.projector-hidden=32"));
+        tiny.addAll(List.of("repa.block=2", "repa.projector-hidden=32", "sra.student-block=1", "sra.teacher-block=3"));
     }
 
     private Orchestrator orchestrator(String... extra) {
@@ -63,6 +63,17 @@ class RecipesPipelineTest {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + field + "\":([-0-9.eE+]+)").matcher(jsonLine);
         assertTrue(m.find(), field + " in " + jsonLine);
         return Double.parseDouble(m.group(1));
+    }
+
+    /** Each of the 4 steps logged a negative cosine in [−1, 1], weighted 0.5 in the total loss. */
+    private static void assertCosineTermEveryStep(StageRun training, String term) throws Exception {
+        List<String> metrics = Files.readAllLines(artifact(training).resolve("metrics.jsonl"));
+        assertEquals(4, metrics.size());
+        for (String line : metrics) {
+            double cosine = number(line, term), flow = number(line, "loss_flow");
+            assertTrue(cosine >= -1 && cosine <= 1, "a negative cosine: " + line);
+            assertEquals(flow + 0.5 * cosine, number(line, "loss"), 1e-5 * Math.abs(flow), "weight 0.5: " + line);
+        }
     }
 
     private static Path artifact(StageRun s) {
@@ -128,13 +139,7 @@ class RecipesPipelineTest {
         assertEquals((long) TinySlice.IMAGES, s.get("repa-targets").getCounts().get("features"));
         assertEquals(5L, s.get("repa-targets").getCounts().get("unused_rows"), "rows of images that were not imported");
         assertEquals(4L, s.get("train-repa").getCounts().get("steps"));
-        List<String> metrics = Files.readAllLines(artifact(s.get("train-repa")).resolve("metrics.jsonl"));
-        assertEquals(4, metrics.size());
-        for (String line : metrics) {
-            double repa = number(line, "loss_repa"), flow = number(line, "loss_flow");
-            assertTrue(repa >= -1 && repa <= 1, "a negative cosine: " + line);
-            assertEquals(flow + 0.5 * repa, number(line, "loss"), 1e-5 * Math.abs(flow), "λ = 0.5: " + line);
-        }
+        assertCosineTermEveryStep(s.get("train-repa"), "loss_repa");
         assertEquals(20L, s.get("sample").getCounts().get("samples"));
         assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
 
@@ -179,5 +184,19 @@ class RecipesPipelineTest {
         List<String> b = Files.readAllLines(artifact(shifted.get("train-baseline")).resolve("metrics.jsonl"));
         assertNotEquals(a.get(0).replaceAll("\"images_per_s\":[^,]*", ""), b.get(0).replaceAll("\"images_per_s\":[^,]*", ""),
                 "the same batch at shifted times has another loss");
+    }
+
+    @Test
+    @Order(4)
+    void sraTrainsAgainstItsOwnEmaAndIsEvaluated() throws Exception {
+        RunRecord run = orchestrator("train.ema-decay=0.5").run("sra", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertEquals(List.of("import-images", "train-vae", "encode-latents", "train-sra", "sample", "train-classifier", "evaluate"),
+                run.getStages().stream().map(StageRun::getStage).toList());
+        assertTrue(s.get("encode-latents").getHit());
+        assertEquals(4L, s.get("train-sra").getCounts().get("steps"));
+        assertCosineTermEveryStep(s.get("train-sra"), "loss_sra");
+        assertEquals(20L, s.get("sample").getCounts().get("samples"));
+        assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
     }
 }

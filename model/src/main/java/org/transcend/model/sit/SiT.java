@@ -43,6 +43,7 @@ public final class SiT {
     private final SiTConfig config;
     private final List<ProjectorHead> projectors;
     private final Optional<AlignHead> alignHead;
+    private final Optional<SraHead> sraHead;
     private final DataType dataType;
     private final List<Param> specs;
     private final Map<String, INDArray> params;
@@ -77,13 +78,16 @@ public final class SiT {
         }
     }
 
-    private SiT(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead, DataType dataType) {
+    private SiT(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead, Optional<SraHead> sraHead,
+                DataType dataType) {
         this.config = config.validate();
         this.projectors = List.copyOf(projectors);
         this.alignHead = alignHead;
+        this.sraHead = sraHead;
         this.dataType = dataType;
         for (ProjectorHead h : this.projectors) checkBlock("projector", h.block());
         alignHead.ifPresent(h -> checkBlock("align head", h.block()));
+        sraHead.ifPresent(h -> checkBlock("SRA head", h.block()));
         this.specs = specs();
         this.params = new LinkedHashMap<>();
     }
@@ -97,7 +101,13 @@ public final class SiT {
     /** A new network initialised as the reference (xavier-uniform linears, zero adaLN and final layer, ...), seeded. */
     public static SiT initialise(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead,
                                  DataType dataType, long seed) {
-        SiT sit = new SiT(config, projectors, alignHead, dataType);
+        return initialise(config, projectors, alignHead, Optional.empty(), dataType, seed);
+    }
+
+    /** As {@link #initialise(SiTConfig, List, Optional, DataType, long)}, with SRA's head when given. */
+    public static SiT initialise(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead,
+                                 Optional<SraHead> sraHead, DataType dataType, long seed) {
+        SiT sit = new SiT(config, projectors, alignHead, sraHead, dataType);
         SplittableRandom random = new SplittableRandom(seed);
         for (Param p : sit.specs) {
             sit.params.put(p.name(), sit.initialValue(p, random));
@@ -129,7 +139,7 @@ public final class SiT {
             }
             align = Optional.of(new AlignHead(alignBlock.getAsInt(), (int) weights.get("align_head.0.weight").size(0)));
         }
-        SiT sit = new SiT(config, projectorHeads, align, DataType.FLOAT);
+        SiT sit = new SiT(config, projectorHeads, align, Optional.empty(), DataType.FLOAT);
         for (Param p : sit.specs) {
             sit.params.put(p.name(), Nd4j.zeros(DataType.FLOAT, p.shape()));
         }
@@ -192,15 +202,35 @@ public final class SiT {
         return alignHead;
     }
 
+    public Optional<SraHead> sraHead() {
+        return sraHead;
+    }
+
     public DataType dataType() {
         return dataType;
     }
 
     /** A copy of this network with every tensor in another floating type (FLOAT64 for gradient checks). */
     public SiT castTo(DataType type) {
-        SiT copy = new SiT(config, projectors, alignHead, type);
+        SiT copy = new SiT(config, projectors, alignHead, sraHead, type);
         params.forEach((name, a) -> copy.params.put(name, a.castTo(type).dup()));
         return copy;
+    }
+
+    /**
+     * This network without heads, computing with {@code tensors} (by PyTorch name; not copied) instead of its own
+     * weights: SRA's teacher is the student's backbone on its EMA weights, which the EMA updates in place.
+     */
+    public SiT backboneOver(Map<String, INDArray> tensors) {
+        SiT view = new SiT(config, List.of(), Optional.empty(), Optional.empty(), dataType);
+        for (Param p : view.specs) {
+            INDArray a = p.name().equals(POS_EMBED) ? params.get(POS_EMBED) : tensors.get(p.name());
+            if (a == null) {
+                throw new IllegalArgumentException("no tensor '" + p.name() + "' for the backbone; given " + tensors.keySet());
+            }
+            view.params.put(p.name(), a);
+        }
+        return view;
     }
 
     /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed}. */
@@ -221,12 +251,12 @@ public final class SiT {
     }
 
     /**
-     * The state_dict without the auxiliary heads (projectors, align head): the network that samples. Heads only
+     * The state_dict without the auxiliary heads (projectors, align head, SRA head): the network that samples. Heads only
      * shape training, so a sampler loads any recipe's checkpoint through this without knowing its heads.
      */
     public static Map<String, INDArray> withoutHeads(Map<String, INDArray> stateDict) {
         Map<String, INDArray> backbone = new LinkedHashMap<>(stateDict);
-        backbone.keySet().removeIf(name -> name.startsWith("projectors.") || name.startsWith("align_head."));
+        backbone.keySet().removeIf(name -> name.startsWith("projectors.") || name.startsWith("align_head.") || name.startsWith("sra_head."));
         return backbone;
     }
 
@@ -296,6 +326,7 @@ public final class SiT {
         if (wiring.heads()) {
             for (ProjectorHead h : projectors) needsBlock(wiring, "projector", h.block());
             alignHead.ifPresent(h -> needsBlock(wiring, "align head", h.block()));
+            sraHead.ifPresent(h -> needsBlock(wiring, "SRA head", h.block()));
         }
         Function<String, SDVariable> p = name -> param(sd, wiring, name);
         int d = config.hidden();
@@ -321,7 +352,13 @@ public final class SiT {
         }
         List<SDVariable> projections = new ArrayList<>();
         Optional<SDVariable> align = Optional.empty();
+        Optional<SDVariable> sra = Optional.empty();
         if (wiring.heads()) {
+            if (sraHead.isPresent()) {
+                SDVariable rows = sd.reshape(blocks.get(sraHead.get().block() - 1), -1, d);
+                SDVariable hidden = Layers.silu(sd, Layers.linear(sd, rows, p.apply("sra_head.0.weight"), p.apply("sra_head.0.bias")));
+                sra = Optional.of(sd.reshape(Layers.linear(sd, hidden, p.apply("sra_head.2.weight"), p.apply("sra_head.2.bias")), -1, tokens, d));
+            }
             for (int j = 0; j < projectors.size(); j++) {
                 SDVariable rows = sd.reshape(blocks.get(projectors.get(j).block() - 1), -1, d);
                 SDVariable z = mlp3(sd, rows, "projectors." + j + ".", p);
@@ -335,7 +372,7 @@ public final class SiT {
                         config.inChannels(), config.grid(), config.patchSize()));
             }
         }
-        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra);
     }
 
     private void needsBlock(Wiring wiring, String head, int block) {
@@ -468,6 +505,10 @@ public final class SiT {
             linear(s, "align_head.2", h.hiddenDim(), h.hiddenDim(), Init.XAVIER);
             linear(s, "align_head.4", d, h.hiddenDim(), Init.XAVIER);
             linear(s, "align_head.out", config.patchValues(), d, Init.XAVIER);
+        });
+        sraHead.ifPresent(h -> {
+            linear(s, "sra_head.0", h.hiddenDim(), d, Init.XAVIER);
+            linear(s, "sra_head.2", d, h.hiddenDim(), Init.XAVIER);
         });
         linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
         linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);

@@ -27,6 +27,7 @@ public final class SiTTrainer {
     public static final String LOSS_ALIGN = "loss_align";
     public static final String LOSS_GUIDED = "loss_guided";
     public static final String LOSS_REPA = "loss_repa";
+    public static final String LOSS_SRA = "loss_sra";
 
     private final SiT model;
     private final TrainingPlan plan;
@@ -39,6 +40,8 @@ public final class SiTTrainer {
     private final Map<String, INDArray> params = new LinkedHashMap<>();
     private final AdamW adam;
     private final Ema ema;
+    /** SRA's teacher, on the EMA below; null for the other objectives. */
+    private final SelfRepresentationTeacher selfTeacher;
     private long step;
 
     public SiTTrainer(SiT model, TrainingPlan plan, LatentData data, TrainerSettings settings, Objective objective,
@@ -51,6 +54,9 @@ public final class SiTTrainer {
         }
         if (objective instanceof Objective.RepresentationAlignment r && model.projectors().isEmpty()) {
             throw new IllegalArgumentException("the REPA objective needs a SiT built with a projector on block " + r.block());
+        }
+        if (objective instanceof Objective.SelfRepresentation r && model.sraHead().isEmpty()) {
+            throw new IllegalArgumentException("the SRA objective needs a SiT built with an SRA head on block " + r.block());
         }
         if (plan.datasetSize() != data.size()) {
             throw new IllegalArgumentException("the plan covers " + plan.datasetSize() + " examples but the data has " + data.size());
@@ -72,6 +78,8 @@ public final class SiTTrainer {
         for (String name : trainable) params.put(name, model.parameter(name));
         this.adam = new AdamW(settings.optimizer());
         this.ema = new Ema(settings.emaDecay(), params);
+        this.selfTeacher = objective instanceof Objective.SelfRepresentation r
+                ? new SelfRepresentationTeacher(model.backboneOver(ema.weights()), plan, r.teacherBlock(), r.maxGap()) : null;
     }
 
     /** Runs steps until {@code untilStep} steps are done, reporting each; checkpoints go to {@code sink} every N steps and at the end. */
@@ -122,6 +130,7 @@ public final class SiTTrainer {
         losses.put(LOSS, flow.value());
         losses.put(LOSS_FLOW, flow.value());
         Optional<INDArray> dAlign = Optional.empty();
+        Optional<INDArray> dSra = Optional.empty();
         Map<Integer, INDArray> dProjections = Map.of();
         if (objective instanceof Objective.VaeAlign a) {
             Losses.ValueAndGradient align = Losses.maskedMeanSquare(out.align().orElseThrow(), v, t, a.window());
@@ -140,12 +149,17 @@ public final class SiTTrainer {
             losses.put(LOSS_REPA, repa.value());
             losses.put(LOSS, flow.value() + auxWeight * repa.value());
             dProjections = Map.of(0, repa.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.SelfRepresentation) {
+            Losses.ValueAndGradient sra = Losses.negativeCosine(out.sra().orElseThrow(), selfTeacher.features(batch));
+            losses.put(LOSS_SRA, sra.value());
+            losses.put(LOSS, flow.value() + auxWeight * sra.value());
+            dSra = Optional.of(sra.gradient().muli(auxWeight));
         }
         for (Map.Entry<String, Double> e : losses.entrySet()) {
             if (!Double.isFinite(e.getValue())) throw new NonFiniteLossException(step + 1, e.getKey(), e.getValue());
         }
         Map<String, INDArray> grads = engine.backward(
-                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign);
+                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign, dSra);
         return new Pass(losses, grads);
     }
 
@@ -153,6 +167,7 @@ public final class SiTTrainer {
         if (objective instanceof Objective.VaeAlign a) return a.weight();
         if (objective instanceof Objective.GuidedFeatures g) return s < g.stopStep() ? g.weight() : 0.0;
         if (objective instanceof Objective.RepresentationAlignment r) return r.weight();
+        if (objective instanceof Objective.SelfRepresentation r) return r.weight();
         return 0.0;
     }
 

@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -101,6 +101,17 @@ public final class Catalog {
     public static final Setting REPA_PROJECTOR_HIDDEN = add(Setting.integer("repa.projector-hidden", 2048, 1, 65536,
             "REPA: hidden width of the projector MLP (D -> h -> h -> Dz, SiLU)."));
 
+    public static final Setting SRA_STUDENT_BLOCK = add(Setting.integer("sra.student-block", 3, 1, 64,
+            "SRA: the student block its head reads (SiT-B: 3)."));
+    public static final Setting SRA_TEACHER_BLOCK = add(Setting.integer("sra.teacher-block", 8, 1, 64,
+            "SRA: the block of the EMA teacher whose features are the target (SiT-B: 8)."));
+    public static final Setting SRA_WEIGHT = add(Setting.real("sra.weight", 0.5, 0, 1e6,
+            "SRA: the weight of the negative-cosine alignment loss."));
+    public static final Setting SRA_MAX_GAP = add(Setting.real("sra.max-gap", 0.2, 0, 1,
+            "SRA: the EMA teacher sees less noise, t' = max(0, t - U[0, gap))."));
+    public static final Setting SRA_HEAD_HIDDEN = add(Setting.integer("sra.head-hidden", 0, 0, 65536,
+            "SRA: hidden width of the head (D -> h -> D, SiLU); 0: twice sit.hidden, as SRA."));
+
     public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
             "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
 
@@ -156,10 +167,8 @@ public final class Catalog {
             throw new ConfigException("data.channels is 2; accepted: 1, 3");
         }
         int depth = s.getInt(SIT_DEPTH.key());
-        for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK, REPA_BLOCK)) {
-            if (s.getInt(block.key()) > depth) {
-                throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
-            }
+        for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK)) {
+            blockWithinDepth(s, block);
         }
         if (s.getInt(SIT_HIDDEN.key()) % s.getInt(SIT_HEADS.key()) != 0) {
             throw new ConfigException("sit.heads is " + s.getInt(SIT_HEADS.key()) + "; accepted: a divisor of sit.hidden ("
@@ -175,6 +184,17 @@ public final class Catalog {
             org.transcend.model.flow.TimeDistribution.parse(s.get(TRAIN_TIME.key()));
         } catch (IllegalArgumentException e) {
             throw new ConfigException(TRAIN_TIME.key() + " is '" + s.get(TRAIN_TIME.key()) + "'; accepted: uniform, logit-normal(mean,std)");
+        }
+    }
+
+    /**
+     * Throws unless the block setting names a block of the SiT. The blocks of the other recipes are checked by the
+     * pipelines that use them, so their paper defaults do not stop a shallower model's other recipes.
+     */
+    public static void blockWithinDepth(Settings s, Setting block) {
+        int depth = s.getInt(SIT_DEPTH.key());
+        if (s.getInt(block.key()) > depth) {
+            throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
         }
     }
 

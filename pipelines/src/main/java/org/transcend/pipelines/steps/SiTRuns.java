@@ -43,6 +43,11 @@ final class SiTRuns {
 
     static SiTRun of(Settings s, Latents.Shape shape, String objective, long steps, int auxBlock, int auxHidden, int auxDim,
                      double auxWeight, long stopStep) {
+        return of(s, shape, objective, steps, auxBlock, auxHidden, auxDim, auxWeight, stopStep, 0, 0);
+    }
+
+    private static SiTRun of(Settings s, Latents.Shape shape, String objective, long steps, int auxBlock, int auxHidden, int auxDim,
+                             double auxWeight, long stopStep, int teacherBlock, double teacherGap) {
         return new SiTRun(shape.size(), s.getInt(SIT_PATCH.key()), shape.channels(), s.getInt(SIT_HIDDEN.key()),
                 s.getInt(SIT_DEPTH.key()), s.getInt(SIT_HEADS.key()), s.getDouble(SIT_MLP_RATIO.key()), shape.numClasses(),
                 s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
@@ -50,7 +55,8 @@ final class SiTRuns {
                 s.getDouble(TRAIN_LR.key()), s.getDouble(TRAIN_BETA1.key()), s.getDouble(TRAIN_BETA2.key()), s.getDouble(TRAIN_EPS.key()),
                 s.getDouble(TRAIN_WEIGHT_DECAY.key()), s.getDouble(TRAIN_GRAD_CLIP.key()), s.getDouble(TRAIN_EMA_DECAY.key()),
                 steps, s.getInt(TRAIN_BATCH.key()), s.getLong(TRAIN_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
-                s.getLong(RUN_SEED.key()), s.get(TRAIN_TIME.key()), s.getDouble(TRAIN_LABEL_DROP.key()), timeShift(s, shape));
+                s.getLong(RUN_SEED.key()), s.get(TRAIN_TIME.key()), s.getDouble(TRAIN_LABEL_DROP.key()), timeShift(s, shape),
+                teacherBlock, teacherGap);
     }
 
     /** Stage (a): SiT + VAE-align head on k_a. */
@@ -70,6 +76,14 @@ final class SiTRuns {
     static SiTRun repa(Settings s, Latents.Shape shape, int featureDim) {
         return of(s, shape, "repa", s.getLong(STUDENT_STEPS.key()), s.getInt(REPA_BLOCK.key()), s.getInt(REPA_PROJECTOR_HIDDEN.key()),
                 featureDim, s.getDouble(REPA_WEIGHT.key()), Long.MAX_VALUE);
+    }
+
+    /** SRA on the student's plan and budget: a head on the student block regressing its own EMA's features at less noise. */
+    static SiTRun sra(Settings s, Latents.Shape shape) {
+        int hidden = s.getInt(SRA_HEAD_HIDDEN.key());
+        return of(s, shape, "sra", s.getLong(STUDENT_STEPS.key()), s.getInt(SRA_STUDENT_BLOCK.key()),
+                hidden == 0 ? 2 * s.getInt(SIT_HIDDEN.key()) : hidden, 0, s.getDouble(SRA_WEIGHT.key()), Long.MAX_VALUE,
+                s.getInt(SRA_TEACHER_BLOCK.key()), s.getDouble(SRA_MAX_GAP.key()));
     }
 
     /** The vanilla baseline on the student's plan and budget. */

@@ -25,17 +25,18 @@ import static org.transcend.pipelines.config.Catalog.*;
 /**
  * The SiT training stages: {@code warmup-align} (stage (a), the teacher), {@code train-student} (stage (b), guided by
  * the teacher's cached or online features), {@code train-baseline} (vanilla SiT on the same plan) and the other
- * recipes on the student's plan and budget: {@code train-repa}. One stage, {@link TrainSiT}; the kind picks its
+ * recipes on the student's plan and budget: {@code train-repa} and {@code train-sra}. One stage, {@link TrainSiT}; the kind picks its
  * objective and targets.
  */
 public final class TrainSiTStep implements PipelineStage {
 
-    public enum Kind { WARMUP, STUDENT, BASELINE, REPA }
+    public enum Kind { WARMUP, STUDENT, BASELINE, REPA, SRA }
 
     public static final String WARMUP = "warmup-align";
     public static final String STUDENT = "train-student";
     public static final String BASELINE = "train-baseline";
     public static final String REPA = "train-repa";
+    public static final String SRA = "train-sra";
 
     private final Kind kind;
     private final boolean cachedTargets;
@@ -57,6 +58,10 @@ public final class TrainSiTStep implements PipelineStage {
         return new TrainSiTStep(Kind.REPA, false);
     }
 
+    public static TrainSiTStep sra() {
+        return new TrainSiTStep(Kind.SRA, false);
+    }
+
     public static TrainSiTStep student(Settings s) {
         return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"));
     }
@@ -68,6 +73,7 @@ public final class TrainSiTStep implements PipelineStage {
             case STUDENT -> STUDENT;
             case BASELINE -> BASELINE;
             case REPA -> REPA;
+            case SRA -> SRA;
         };
     }
 
@@ -92,6 +98,8 @@ public final class TrainSiTStep implements PipelineStage {
                     TEACHER_BLOCK.key(), TEACHER_GUIDANCE.key(), TEACHER_MODE.key()));
             case BASELINE -> keys.add(STUDENT_STEPS.key());
             case REPA -> keys.addAll(List.of(STUDENT_STEPS.key(), REPA_BLOCK.key(), REPA_WEIGHT.key(), REPA_PROJECTOR_HIDDEN.key()));
+            case SRA -> keys.addAll(List.of(STUDENT_STEPS.key(), SRA_STUDENT_BLOCK.key(), SRA_TEACHER_BLOCK.key(), SRA_WEIGHT.key(),
+                    SRA_MAX_GAP.key(), SRA_HEAD_HIDDEN.key()));
         }
         return keys;
     }
@@ -99,7 +107,7 @@ public final class TrainSiTStep implements PipelineStage {
     @Override
     public List<String> upstream() {
         return switch (kind) {
-            case WARMUP, BASELINE -> List.of(SiTRuns.ENCODE);
+            case WARMUP, BASELINE, SRA -> List.of(SiTRuns.ENCODE);
             case STUDENT -> cachedTargets ? List.of(SiTRuns.ENCODE, TeacherTargetsStep.NAME) : List.of(SiTRuns.ENCODE, WARMUP);
             case REPA -> List.of(SiTRuns.ENCODE, RepaTargetsStep.NAME);
         };
@@ -115,6 +123,7 @@ public final class TrainSiTStep implements PipelineStage {
         switch (kind) {
             case WARMUP -> run = SiTRuns.warmup(s, shape);
             case BASELINE -> run = SiTRuns.baseline(s, shape);
+            case SRA -> run = SiTRuns.sra(s, shape);
             case REPA -> {
                 String features = ctx.upstreamDir(RepaTargetsStep.NAME);
                 run = SiTRuns.repa(s, shape, fittingFeatureDim(PatchFeatureTargets.shape(features), shape, s));
