@@ -113,7 +113,12 @@ public final class Pipelines {
 
     public static PipelineDefinition named(String name, Settings settings) {
         Entry e = ALL.get(name);
-        if (e == null) throw new IllegalArgumentException("unknown pipeline '" + name + "'; pipelines: " + String.join(", ", ALL.keySet()));
+        if (e == null && name.equals("compare")) {
+            throw new IllegalArgumentException("compare runs the recipes' own pipelines; it is run by `transcend run compare`, "
+                    + "and its stages by the recipe's pipeline (" + String.join(", ", ALL.keySet()) + ")");
+        }
+        if (e == null) throw new IllegalArgumentException("unknown pipeline '" + name + "'; pipelines: " + String.join(", ", ALL.keySet())
+                + ", and compare (transcend run compare)");
         return new PipelineDefinition(name, e.description(), e.stages().apply(settings));
     }
 }

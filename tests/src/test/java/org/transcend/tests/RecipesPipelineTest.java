@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.transcend.pipelines.Orchestrator;
+import org.transcend.pipelines.cli.Transcend;
 import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.schemas.ImageRecord;
 import org.transcend.schemas.RunRecord;
@@ -15,6 +16,8 @@ import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.io.Npz;
 import org.transcend.stages.io.Tensors;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -198,5 +201,45 @@ class RecipesPipelineTest {
         assertCosineTermEveryStep(s.get("train-sra"), "loss_sra");
         assertEquals(20L, s.get("sample").getCounts().get("samples"));
         assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
+    }
+
+    /** The CLI's compare on three recipes, evaluated after 2 and 4 steps: a table, CSV, JSON and a readable plot. */
+    @Test
+    @Order(5)
+    void compareRacesRecipesOnOnePlanAndWritesATableAndAPlot() throws Exception {
+        List<String> args = new ArrayList<>(List.of("run", "compare", "--recipes", "vanilla,vae-align,sra", "--store", store.toString()));
+        for (String setting : tiny) args.addAll(List.of("--set", setting));
+        args.addAll(List.of("--set", "compare.eval-every=2"));
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        assertEquals(0, Transcend.execute(new PrintStream(printed, true), args.toArray(String[]::new)), printed.toString());
+
+        List<Path> runs;
+        try (var dirs = Files.list(store.resolve("_compare"))) {
+            runs = dirs.toList();
+        }
+        assertEquals(1, runs.size());
+        Path out = runs.get(0);
+        List<String> table = Files.readAllLines(out.resolve("table.txt"));
+        assertTrue(table.get(0).startsWith("FD-fmnist-classifier against training steps"), table.get(0));
+        assertEquals(List.of("step", "vanilla", "vae-align", "sra"), List.of(table.get(1).trim().split("\\s+")));
+        assertEquals(List.of("2", "4"), table.subList(2, 4).stream().map(l -> l.trim().split("\\s+")[0]).toList());
+        for (String row : table.subList(2, 4)) {
+            for (String cell : List.of(row.trim().split("\\s+")).subList(1, 4)) assertTrue(Double.parseDouble(cell) >= 0, row);
+        }
+        List<String> csv = Files.readAllLines(out.resolve("distances.csv"));
+        assertEquals(1 + 3 * 2, csv.size());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("distances.json").toFile());
+        assertEquals(6, json.size());
+        for (var point : json) {
+            assertTrue(new ArtifactStore(store.toString()).committed("evaluate", point.get("evaluateKey").asText()).isPresent());
+        }
+        java.awt.image.BufferedImage plot = javax.imageio.ImageIO.read(out.resolve("distances.png").toFile());
+        assertEquals(900, plot.getWidth());
+        assertEquals(560, plot.getHeight());
+
+        // the two evaluation points of one recipe share its training, and sample different checkpoints
+        Map<String, List<String>> keysByStage = new java.util.HashMap<>();
+        for (var point : json) keysByStage.computeIfAbsent(point.get("recipe").asText(), r -> new ArrayList<>()).add(point.get("evaluateKey").asText());
+        keysByStage.values().forEach(keys -> assertEquals(2, new java.util.HashSet<>(keys).size()));
     }
 }

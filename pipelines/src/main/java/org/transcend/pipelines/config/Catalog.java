@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-compare", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -134,9 +134,20 @@ public final class Catalog {
     public static final Setting SAMPLE_STEPS = add(Setting.integer("sample.steps", 250, 1, 100_000, "Sampler steps."));
     public static final Setting SAMPLE_COUNT = add(Setting.integer("sample.count", 50_000, 1, Long.MAX_VALUE, "Number of samples."));
     public static final Setting SAMPLE_SHARDS = add(Setting.integer("sample.shards", 8, 1, 100_000, "Seed shards sampled in parallel (does not change the samples)."));
+    public static final Setting SAMPLE_CHECKPOINT_STEP = add(Setting.integer("sample.checkpoint-step", 0, 0, Long.MAX_VALUE,
+            "Sample the model as it was after this many steps (a checkpoint the training stage kept, every "
+                    + "train.checkpoint-every steps and at the end); 0: the final model."));
     public static final Setting SAMPLE_CFG_SCALE = add(Setting.real("sample.cfg-scale", 1.0, 0, 100, "Classifier-free guidance scale (1 = none)."));
     public static final Setting SAMPLE_CFG_LOW = add(Setting.real("sample.cfg-low", 0.0, 0, 1, "Guidance interval low end in t."));
     public static final Setting SAMPLE_CFG_HIGH = add(Setting.real("sample.cfg-high", 1.0, 0, 1, "Guidance interval high end in t."));
+
+    // ---- compare ----
+    public static final Setting COMPARE_RECIPES = add(Setting.text("compare.recipes", "vanilla,vae-align,repa,sra,self-transcendence",
+            "The recipes `transcend run compare` trains on one plan and budget (student.steps), comma-separated: vanilla, vae-align, "
+                    + "repa, sra, self-transcendence."));
+    public static final Setting COMPARE_EVAL_EVERY = add(Setting.integer("compare.eval-every", 0, 0, Long.MAX_VALUE,
+            "compare: evaluate each recipe after every N steps and at the end; a multiple of train.checkpoint-every; "
+                    + "0: every train.checkpoint-every steps."));
 
     // ---- eval ----
     public static final Setting EVAL_FEATURES = add(Setting.choice("eval.features", "classifier", List.of("classifier", "inception", "pixels"),

@@ -17,6 +17,7 @@ import org.transcend.stages.latents.Latents;
 import org.transcend.stages.sampling.Images;
 import org.transcend.stages.sampling.Sample;
 import org.transcend.stages.sampling.SampleSpec;
+import org.transcend.stages.training.Checkpoints;
 import org.transcend.stages.training.TrainSiT;
 
 import java.nio.file.Files;
@@ -67,6 +68,7 @@ public final class SampleStep implements PipelineStage {
                 SAMPLE_CFG_SCALE.key(), SAMPLE_CFG_LOW.key(), SAMPLE_CFG_HIGH.key(), RUN_SEED.key()));
         keys.addAll(VaeChoice.settingKeys(s));
         keys.addAll(SiTRuns.timeShiftKeys(s));
+        keys.addAll(s.changedFromDefault(List.of(SAMPLE_CHECKPOINT_STEP.key())));
         return keys;
     }
 
@@ -83,7 +85,7 @@ public final class SampleStep implements PipelineStage {
         String latents = ctx.upstreamDir(SiTRuns.ENCODE);
         Latents.Shape shape = Latents.shape(latents);
         LatentStats stats = Latents.stats(latents);
-        SampleSpec spec = new SampleSpec(ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()),
+        SampleSpec spec = new SampleSpec(checkpoint(ctx.upstreamDir(modelStage), s.getLong(SAMPLE_CHECKPOINT_STEP.key())), s.getInt(SIT_HEADS.key()),
                 s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
@@ -98,6 +100,19 @@ public final class SampleStep implements PipelineStage {
         writeGrid(ctx.outputDir(), samples, shape.numClasses());
         writeNpz(ctx.outputDir(), samples);
         return new StageOutcome(counts, Map.of());
+    }
+
+    /** The final model, or the checkpoint of {@code step} when it is not 0; a missing checkpoint is named with the ones there are. */
+    private String checkpoint(String trainingDir, long step) throws Exception {
+        if (step == 0) return trainingDir + TrainSiT.MODEL_FILE;
+        String path = Checkpoints.path(trainingDir, step);
+        if (LocalCopies.list(path).isEmpty()) {
+            List<String> kept = Checkpoints.all(trainingDir);
+            throw new IllegalArgumentException("sample.checkpoint-step is " + step + " but " + modelStage + " kept no checkpoint of that step in "
+                    + trainingDir + "; it kept " + kept.stream().map(f -> f.substring(f.lastIndexOf('/') + 1)).toList()
+                    + " (every train.checkpoint-every steps when it was built, and at its end)");
+        }
+        return path;
     }
 
     /**
