@@ -42,10 +42,10 @@ public final class Pipelines {
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
     }
 
-    /** Import, the VAE (trained here unless vae.weights is given) and the latents: what every recipe starts from. */
+    /** Import, the VAE (trained here unless vae.weights is given or in pixel space) and the latents: what every recipe starts from. */
     private static List<PipelineStage> latents(Settings s) {
         List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
-        if (s.get(Catalog.VAE_WEIGHTS.key()).isBlank()) stages.add(new TrainVaeStep());
+        if (TrainVaeStep.needed(s)) stages.add(new TrainVaeStep());
         stages.add(new EncodeLatentsStep(s));
         return stages;
     }

@@ -242,4 +242,30 @@ class RecipesPipelineTest {
         for (var point : json) keysByStage.computeIfAbsent(point.get("recipe").asText(), r -> new ArrayList<>()).add(point.get("evaluateKey").asText());
         keysByStage.values().forEach(keys -> assertEquals(2, new java.util.HashSet<>(keys).size()));
     }
+
+    /** JiT: no VAE (the latents are the padded pixels, scale 1), 4x4 patches through a low-rank embedding, x-prediction. */
+    @Test
+    @Order(6)
+    void jitTrainsInPixelSpaceWithoutAVae() throws Exception {
+        RunRecord run = orchestrator("latents.space=pixels", "sit.patch=4", "sit.bottleneck=8", "sit.prediction=x0")
+                .run("baseline", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertEquals(List.of("import-images", "encode-latents", "train-baseline", "sample", "train-classifier", "evaluate"),
+                run.getStages().stream().map(StageRun::getStage).toList(), "no VAE is trained");
+        assertTrue(s.get("import-images").getHit());
+        assertFalse(s.get("encode-latents").getHit(), "pixel latents are another artifact than the VAE's");
+        assertEquals(1.0, s.get("encode-latents").getMetrics().get("latent_scale"));
+        String latents = artifact(s.get("encode-latents")) + "/";
+        assertEquals(new org.transcend.stages.latents.Latents.Shape(1, 32, 10), org.transcend.stages.latents.Latents.shape(latents));
+        org.transcend.model.train.LatentData data = org.transcend.stages.latents.Latents.load(latents);
+        assertEquals(0.0, data.std().amaxNumber().doubleValue(), "the identity encoder is certain");
+        assertEquals(-1.0, data.mean().getDouble(0, 0, 0, 0), "the padding is black");
+        var checkpoint = org.transcend.model.train.Checkpoint.load(artifact(s.get("train-baseline")).resolve("model.safetensors"));
+        assertArrayEquals(new long[]{8, 1, 4, 4}, checkpoint.weights().get("x_embedder.proj1.weight").shape());
+        assertArrayEquals(new long[]{32, 8, 1, 1}, checkpoint.weights().get("x_embedder.proj2.weight").shape());
+        assertEquals(20L, s.get("sample").getCounts().get("samples"));
+        var npz = Npz.read(artifact(s.get("sample")).resolve("samples.npz"), "arr_0");
+        assertArrayEquals(new long[]{20, 28, 28, 1}, npz.get("arr_0").shape(), "samples cropped back to 28x28");
+        assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
+    }
 }

@@ -35,6 +35,9 @@ public final class SiT {
     public static final int FREQUENCY_EMBEDDING = 256;
     public static final double MAX_PERIOD = 10000;
     public static final String POS_EMBED = "pos_embed";
+    /** JiT's bottleneck patch embedding, patch values → d' (no bias) and d' → D. */
+    static final String BOTTLENECK_IN = "x_embedder.proj1.weight";
+    static final String BOTTLENECK_OUT = "x_embedder.proj2.weight";
 
     static final double BLOCK_NORM_EPS = 1e-6;
     /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
@@ -154,12 +157,15 @@ public final class SiT {
      * presence of {@code q_norm} tensors); class dropout is the reference's 0.1.
      */
     public static SiTConfig inferConfig(Map<String, INDArray> weights, int heads, boolean qkNorm) {
-        INDArray patchWeight = require(weights, "x_embedder.proj.weight");
+        boolean lowRank = weights.containsKey(BOTTLENECK_IN);
+        String patchName = lowRank ? BOTTLENECK_IN : "x_embedder.proj.weight";
+        INDArray patchWeight = require(weights, patchName);
         if (patchWeight.rank() != 4 || patchWeight.size(2) != patchWeight.size(3)) {
-            throw new IllegalArgumentException("x_embedder.proj.weight has shape " + Arrays.toString(patchWeight.shape())
-                    + "; expected [D, C, p, p]");
+            throw new IllegalArgumentException(patchName + " has shape " + Arrays.toString(patchWeight.shape())
+                    + "; expected [" + (lowRank ? "d'" : "D") + ", C, p, p]");
         }
-        int hidden = (int) patchWeight.size(0);
+        int bottleneck = lowRank ? (int) patchWeight.size(0) : 0;
+        int hidden = lowRank ? (int) require(weights, BOTTLENECK_OUT).size(0) : (int) patchWeight.size(0);
         int channels = (int) patchWeight.size(1);
         int patch = (int) patchWeight.size(2);
         int depth = 0;
@@ -179,7 +185,7 @@ public final class SiT {
             throw new IllegalArgumentException("qkNorm is " + qkNorm + " but the state_dict " + (fileQkNorm ? "holds" : "lacks")
                     + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
         }
-        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1).validate();
+        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1, bottleneck).validate();
     }
 
     private static INDArray require(Map<String, INDArray> weights, String name) {
@@ -332,10 +338,16 @@ public final class SiT {
         int d = config.hidden();
         int tokens = config.tokens();
 
-        SDVariable patchWeight = sd.reshape(p.apply("x_embedder.proj.weight"), d, (long) config.inChannels() * config.patchSize() * config.patchSize());
+        long patchValues = (long) config.inChannels() * config.patchSize() * config.patchSize();
         SDVariable patches = Layers.patchify(sd, x, config.inChannels(), config.grid(), config.patchSize());
-        SDVariable h = sd.reshape(Layers.linear(sd, patches, patchWeight, p.apply("x_embedder.proj.bias")), -1, tokens, d)
-                .add(p.apply(POS_EMBED));
+        SDVariable embedded;
+        if (config.bottleneck() == 0) {
+            embedded = Layers.linear(sd, patches, sd.reshape(p.apply("x_embedder.proj.weight"), d, patchValues), p.apply("x_embedder.proj.bias"));
+        } else {
+            SDVariable low = sd.mmul(patches, sd.reshape(p.apply(BOTTLENECK_IN), config.bottleneck(), patchValues), false, true, false);
+            embedded = Layers.linear(sd, low, sd.reshape(p.apply(BOTTLENECK_OUT), d, config.bottleneck()), p.apply("x_embedder.proj2.bias"));
+        }
+        SDVariable h = sd.reshape(embedded, -1, tokens, d).add(p.apply(POS_EMBED));
 
         SDVariable c = timestepEmbedding(sd, t, p).add(sd.mmul(y, p.apply("y_embedder.embedding_table.weight")));
         SDVariable siluC = Layers.silu(sd, c); // every adaLN modulation starts with SiLU(c)
@@ -473,8 +485,16 @@ public final class SiT {
         List<Param> s = new ArrayList<>();
         s.add(Param.of(POS_EMBED, Init.SINCOS, 1, config.tokens(), d));
         // the reference initialises the conv weight as a Linear over its flattened [D, C·p·p] view
-        s.add(new Param("x_embedder.proj.weight", new long[]{d, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, d));
-        s.add(Param.of("x_embedder.proj.bias", Init.ZERO, d));
+        if (config.bottleneck() == 0) {
+            s.add(new Param("x_embedder.proj.weight", new long[]{d, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, d));
+            s.add(Param.of("x_embedder.proj.bias", Init.ZERO, d));
+        } else {
+            // JiT's BottleneckPatchEmbed: Conv2d(C, d', p, p, bias=False), then a 1x1 Conv2d(d', D)
+            int b = config.bottleneck();
+            s.add(new Param(BOTTLENECK_IN, new long[]{b, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, b));
+            s.add(new Param(BOTTLENECK_OUT, new long[]{d, b, 1, 1}, Init.XAVIER, b, d));
+            s.add(Param.of("x_embedder.proj2.bias", Init.ZERO, d));
+        }
         s.add(Param.linearWeight("t_embedder.mlp.0.weight", d, FREQUENCY_EMBEDDING, Init.NORMAL_002));
         s.add(Param.of("t_embedder.mlp.0.bias", Init.ZERO, d));
         s.add(Param.linearWeight("t_embedder.mlp.2.weight", d, d, Init.NORMAL_002));

@@ -128,7 +128,7 @@ public final class SiTEngine {
                 .assign(x.castTo(type).reshape(n, config.inChannels(), config.grid(), config.patchSize(), config.grid(), config.patchSize())
                         .permute(0, 2, 4, 1, 3, 5));
         INDArray h = buf("h0", m, d);
-        linear(patches, patchWeight(sit::parameter), sit.parameter("x_embedder.proj.bias"), h);
+        patchEmbed(patches, h);
         h.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
 
         INDArray c = conditioning(t.castTo(type).reshape(n, 1));
@@ -238,8 +238,7 @@ public final class SiTEngine {
             }
             blockBackward(i, siluC, dSiluC, dh);
         }
-        linearBackward(dh, buf("patches", m, patchInputs()), patchWeight(sit::parameter),
-                patchWeight(gradients::get), gradients.get("x_embedder.proj.bias"), null);
+        patchEmbedBackward(dh, buf("patches", m, patchInputs()));
         conditioningBackward(dSiluC);
         return gradients;
     }
@@ -248,6 +247,38 @@ public final class SiTEngine {
 
     private long patchInputs() {
         return (long) config.inChannels() * config.patchSize() * config.patchSize();
+    }
+
+    /** h = the patch embedding of the patch rows: one Linear, or JiT's two through the bottleneck d'. */
+    private void patchEmbed(INDArray patches, INDArray h) {
+        if (config.bottleneck() == 0) {
+            linear(patches, patchWeight(sit::parameter), sit.parameter("x_embedder.proj.bias"), h);
+            return;
+        }
+        INDArray low = buf("patch_low", patches.size(0), config.bottleneck());
+        Nd4j.gemm(patches, bottleneckIn(sit::parameter), low, false, true, 1.0, 0.0);
+        linear(low, bottleneckOut(sit::parameter), sit.parameter("x_embedder.proj2.bias"), h);
+    }
+
+    private void patchEmbedBackward(INDArray dh, INDArray patches) {
+        if (config.bottleneck() == 0) {
+            linearBackward(dh, patches, patchWeight(sit::parameter), patchWeight(gradients::get), gradients.get("x_embedder.proj.bias"), null);
+            return;
+        }
+        INDArray low = buf("patch_low", patches.size(0), config.bottleneck());
+        INDArray dLow = buf("d_patch_low", patches.size(0), config.bottleneck());
+        linearBackward(dh, low, bottleneckOut(sit::parameter), bottleneckOut(gradients::get), gradients.get("x_embedder.proj2.bias"), dLow);
+        Nd4j.gemm(dLow, patches, bottleneckIn(gradients::get), true, false, 1.0, 0.0);
+    }
+
+    /** JiT's first conv [d', C, p, p] as a Linear weight [d', C·p·p]. */
+    private INDArray bottleneckIn(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply(SiT.BOTTLENECK_IN).reshape(config.bottleneck(), patchInputs());
+    }
+
+    /** JiT's 1x1 conv [D, d', 1, 1] as a Linear weight [D, d']. */
+    private INDArray bottleneckOut(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply(SiT.BOTTLENECK_OUT).reshape(d, config.bottleneck());
     }
 
     /** The patch-embedding conv weight [D, C, p, p] seen as a Linear weight [D, C·p·p]. */

@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-compare", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-compare", "fmnist-jit", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -44,6 +44,8 @@ public final class Catalog {
     public static final Setting SIT_PATCH = add(Setting.integer("sit.patch", 2, 1, 16, "Patch size on the latent grid."));
     public static final Setting SIT_MLP_RATIO = add(Setting.real("sit.mlp-ratio", 4.0, 0.5, 16, "MLP hidden width / D."));
     public static final Setting SIT_QK_NORM = add(Setting.flag("sit.qk-norm", false, "LayerNorm on queries and keys per head."));
+    public static final Setting SIT_BOTTLENECK = add(Setting.integer("sit.bottleneck", 0, 0, 65536,
+            "JiT's low-rank patch embedding: patch (C*p*p) -> this width -> sit.hidden (x_embedder.proj1, proj2); 0: one linear map."));
     public static final Setting SIT_PREDICTION = add(Setting.choice("sit.prediction", "velocity", List.of("velocity", "x0"),
             "What the network predicts: the velocity, or x0 scored in v-space (JiT)."));
 
@@ -112,6 +114,9 @@ public final class Catalog {
     public static final Setting SRA_HEAD_HIDDEN = add(Setting.integer("sra.head-hidden", 0, 0, 65536,
             "SRA: hidden width of the head (D -> h -> D, SiLU); 0: twice sit.hidden, as SRA."));
 
+    public static final Setting LATENTS_SPACE = add(Setting.choice("latents.space", "vae", List.of("vae", "pixels"),
+            "vae: the SiT works on VAE latents; pixels: JiT's pixel space, no VAE: the 'latents' are the images in [-1, 1], "
+                    + "padded (black, centred) to vae.resolution, with scale 1."));
     public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
             "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
 
@@ -188,6 +193,10 @@ public final class Catalog {
         if (s.getLong(TIME_SHIFT_BASE_DIM.key()) > 0 && s.getDouble(TIME_SHIFT_ALPHA.key()) != 1.0) {
             throw new ConfigException("time-shift.alpha is " + s.getDouble(TIME_SHIFT_ALPHA.key()) + " and time-shift.base-dim is "
                     + s.getLong(TIME_SHIFT_BASE_DIM.key()) + "; accepted: one of them (alpha given directly, or computed from the base dimension)");
+        }
+        if (s.get(LATENTS_SPACE.key()).equals("pixels") && !s.get(VAE_WEIGHTS.key()).isBlank()) {
+            throw new ConfigException("latents.space is pixels but vae.weights is " + s.get(VAE_WEIGHTS.key())
+                    + "; accepted: no VAE weights in pixel space (or latents.space=vae)");
         }
         lowNotAboveHigh(s, MASK_LOW, MASK_HIGH);
         lowNotAboveHigh(s, SAMPLE_CFG_LOW, SAMPLE_CFG_HIGH);

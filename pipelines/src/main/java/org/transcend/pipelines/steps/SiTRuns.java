@@ -26,6 +26,7 @@ final class SiTRuns {
             keys.add(s.key());
         }
         keys.addAll(timeShiftKeys(settings));
+        keys.addAll(settings.changedFromDefault(List.of(SIT_BOTTLENECK.key())));
         return keys;
     }
 
@@ -56,7 +57,7 @@ final class SiTRuns {
                 s.getDouble(TRAIN_WEIGHT_DECAY.key()), s.getDouble(TRAIN_GRAD_CLIP.key()), s.getDouble(TRAIN_EMA_DECAY.key()),
                 steps, s.getInt(TRAIN_BATCH.key()), s.getLong(TRAIN_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
                 s.getLong(RUN_SEED.key()), s.get(TRAIN_TIME.key()), s.getDouble(TRAIN_LABEL_DROP.key()), timeShift(s, shape),
-                teacherBlock, teacherGap);
+                teacherBlock, teacherGap, s.getInt(SIT_BOTTLENECK.key()));
     }
 
     /** Stage (a): SiT + VAE-align head on k_a. */

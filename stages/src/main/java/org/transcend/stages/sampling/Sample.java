@@ -69,7 +69,7 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
             Checkpoint c = Checkpoint.load(LocalCopies.fetch(spec.checkpoint()));
             model = SiT.fromStateDict(SiT.withoutHeads(c.emaWeights()), spec.heads(), spec.qkNorm(), OptionalInt.empty(), OptionalInt.empty());
             velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
-            vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution());
+            if (!spec.vaeWeights().isEmpty()) vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution());
         }
 
         @ProcessElement
@@ -83,7 +83,7 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
                 for (int i = 0; i < n; i++) labels[i] = spec.label(first + i);
                 INDArray x0 = spec.sampler().sample(velocity, Nd4j.createFromArray(labels), shape, spec.seed(), first);
                 INDArray latents = x0.castTo(DataType.FLOAT).divi(spec.scale()).addi(spec.shift());
-                INDArray images = crop(vae.decode(latents));
+                INDArray images = crop(vae == null ? latents : vae.decode(latents));
                 for (int i = 0; i < n; i++) {
                     byte[] pixels = toBytes(images.slice(i));
                     long[] s = images.slice(i).shape();

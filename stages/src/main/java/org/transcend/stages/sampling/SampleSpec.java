@@ -11,7 +11,8 @@ import java.io.Serializable;
  * What to sample and how: the model checkpoint (its EMA weights), the VAE that decodes, the latent scale and shift,
  * the sampler (method, steps, CFG scale and interval), how many samples in how many shards, the seed, and the
  * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images), and α of RAE's time
- * shift on the sampler's grid (1 = none).
+ * shift on the sampler's grid (1 = none). An empty {@code vaeWeights} is JiT's pixel space: no decoder, the samples are
+ * the images.
  */
 public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String prediction,
                          String vaeWeights, int vaeResolution, double scale, double shift,

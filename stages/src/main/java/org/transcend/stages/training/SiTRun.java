@@ -30,6 +30,7 @@ import java.util.Optional;
  * @param timeShift  α of RAE's time shift applied to the plan's times (1 = none)
  * @param teacherBlock SRA: the block of the EMA teacher whose features are the target; unused otherwise
  * @param teacherGap   SRA: the teacher runs at t' = max(0, t − U[0, teacherGap)); unused otherwise
+ * @param bottleneck   JiT's low-rank patch embedding width d' (0: the plain patch embedding)
  */
 public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
                      int numClasses, boolean qkNorm, String prediction,
@@ -37,10 +38,11 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
                      double maskHigh, long stopStep,
                      double lr, double beta1, double beta2, double eps, double weightDecay, double gradClip, double emaDecay,
                      long steps, int batch, long checkpointEvery, long logEvery, long seed, String timeDistribution,
-                     double labelDrop, double timeShift, int teacherBlock, double teacherGap) implements Serializable {
+                     double labelDrop, double timeShift, int teacherBlock, double teacherGap,
+                     int bottleneck) implements Serializable {
 
     public SiTConfig config() {
-        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop).validate();
+        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop, bottleneck).validate();
     }
 
     public Objective objectiveRecord() {
