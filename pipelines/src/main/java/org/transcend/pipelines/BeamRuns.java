@@ -14,9 +14,19 @@ import java.util.TreeMap;
 public final class BeamRuns {
     private BeamRuns() {}
 
-    /** Runs and waits; returns the counters of the given namespace (committed where the runner has them). */
+    /**
+     * Runs and waits; returns the counters of the given namespace (committed where the runner has them). A stage's own
+     * refusal of its input (an IllegalArgumentException inside a transform) comes out as itself, not wrapped by the
+     * runner, so the user reads the stage's message.
+     */
     public static Map<String, Long> runAndCount(Pipeline p, String namespace) {
-        PipelineResult result = p.run();
+        PipelineResult result;
+        try {
+            result = p.run();
+        } catch (Pipeline.PipelineExecutionException e) {
+            if (e.getCause() instanceof IllegalArgumentException refusal) throw refusal;
+            throw e;
+        }
         PipelineResult.State state = result.waitUntilFinish();
         if (state != PipelineResult.State.DONE) {
             throw new IllegalStateException("Beam pipeline of stage " + namespace + " ended in state " + state);

@@ -6,6 +6,7 @@ import org.transcend.pipelines.steps.EvaluateStep;
 import org.transcend.pipelines.steps.ReferenceStatsStep;
 import org.transcend.pipelines.steps.EncodeLatentsStep;
 import org.transcend.pipelines.steps.ImportStep;
+import org.transcend.pipelines.steps.RepaTargetsStep;
 import org.transcend.pipelines.steps.SampleStep;
 import org.transcend.pipelines.steps.TeacherTargetsStep;
 import org.transcend.pipelines.steps.TrainSiTStep;
@@ -34,14 +35,18 @@ public final class Pipelines {
                 + "evaluation (METHOD.md).", Pipelines::selfTranscendence));
         ALL.put("baseline", new Entry("Vanilla SiT on the same plan and budget as the student, sampled and evaluated.", Pipelines::baseline));
         ALL.put("vae-align", new Entry("Stage (a) alone as the final model, sampled and evaluated.", Pipelines::vaeAlign));
+        ALL.put("repa", new Entry("REPA: SiT with a projector aligned to per-patch features from repa.features, on the student's "
+                + "plan and budget, sampled and evaluated.", Pipelines::repa));
+        ALL.put("sra", new Entry("SRA: SiT aligned to its own EMA at less noise, on the student's plan and budget, sampled and "
+                + "evaluated.", Pipelines::sra));
         ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
     }
 
-    /** Import, the VAE (trained here unless vae.weights is given) and the latents: what every recipe starts from. */
+    /** Import, the VAE (trained here unless vae.weights is given or in pixel space) and the latents: what every recipe starts from. */
     private static List<PipelineStage> latents(Settings s) {
         List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
-        if (s.get(Catalog.VAE_WEIGHTS.key()).isBlank()) stages.add(new TrainVaeStep());
+        if (TrainVaeStep.needed(s)) stages.add(new TrainVaeStep());
         stages.add(new EncodeLatentsStep(s));
         return stages;
     }
@@ -78,6 +83,24 @@ public final class Pipelines {
         return stages;
     }
 
+    private static List<PipelineStage> repa(Settings s) {
+        Catalog.blockWithinDepth(s, Catalog.REPA_BLOCK);
+        List<PipelineStage> stages = latents(s);
+        stages.add(new RepaTargetsStep());
+        stages.add(TrainSiTStep.repa(s));
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.REPA));
+        return stages;
+    }
+
+    private static List<PipelineStage> sra(Settings s) {
+        Catalog.blockWithinDepth(s, Catalog.SRA_STUDENT_BLOCK);
+        Catalog.blockWithinDepth(s, Catalog.SRA_TEACHER_BLOCK);
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.sra(s));
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.SRA));
+        return stages;
+    }
+
     private static List<PipelineStage> evaluateTestSet(Settings s) {
         List<PipelineStage> stages = new ArrayList<>(List.of(new ImportStep()));
         if (s.get(Catalog.EVAL_FEATURES.key()).equals("classifier")) stages.add(new TrainClassifierStep());
@@ -93,7 +116,12 @@ public final class Pipelines {
 
     public static PipelineDefinition named(String name, Settings settings) {
         Entry e = ALL.get(name);
-        if (e == null) throw new IllegalArgumentException("unknown pipeline '" + name + "'; pipelines: " + String.join(", ", ALL.keySet()));
+        if (e == null && name.equals("compare")) {
+            throw new IllegalArgumentException("compare runs the recipes' own pipelines; it is run by `transcend run compare`, "
+                    + "and its stages by the recipe's pipeline (" + String.join(", ", ALL.keySet()) + ")");
+        }
+        if (e == null) throw new IllegalArgumentException("unknown pipeline '" + name + "'; pipelines: " + String.join(", ", ALL.keySet())
+                + ", and compare (transcend run compare)");
         return new PipelineDefinition(name, e.description(), e.stages().apply(settings));
     }
 }

@@ -61,4 +61,39 @@ class SettingsTest {
         Settings s = Settings.resolve("fmnist-quick", List.of("run.seed=7"));
         assertEquals(7, s.getLong("run.seed"));
     }
+
+    @Test
+    void theTimeShiftIsGivenOneWayAndEntersKeysOnlyWhenSet() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> Settings.resolve(null, List.of("time-shift.alpha=2", "time-shift.base-dim=4096")));
+        assertTrue(e.getMessage().contains("accepted: one of them"), e.getMessage());
+        Settings plain = Settings.resolve(null, List.of());
+        List<String> keys = List.of("time-shift.alpha", "time-shift.base-dim", "run.seed");
+        assertEquals(List.of(), plain.changedFromDefault(keys));
+        assertEquals(List.of("time-shift.base-dim"), Settings.resolve(null, List.of("time-shift.base-dim=1024")).changedFromDefault(keys));
+        assertEquals(List.of(), Settings.resolve(null, List.of("time-shift.alpha=1.0")).changedFromDefault(keys), "1.0 is the default");
+    }
+
+    @Test
+    void aPresetBuildsOnItsBaseAndALoopOfBasesIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Settings repa = Settings.resolve("fmnist-repa", List.of());
+        assertEquals(128, repa.getInt("sit.hidden"), "from the base, fmnist-quick");
+        assertEquals(2, repa.getInt("repa.block"));
+        java.nio.file.Path a = dir.resolve("a.yaml"), b = dir.resolve("b.yaml");
+        java.nio.file.Files.writeString(a, "base: " + b + "\nrun:\n  seed: 3\n");
+        java.nio.file.Files.writeString(b, "base: " + a + "\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> Settings.resolve(a.toString(), List.of()));
+        assertTrue(e.getMessage().contains("builds on itself"), e.getMessage());
+        java.nio.file.Files.writeString(b, "base: fmnist-quick\nrun:\n  seed: 9\n");
+        assertEquals(3, Settings.resolve(a.toString(), List.of()).getLong("run.seed"), "a preset's own values win over its base");
+    }
+
+    @Test
+    void aRecipesBlocksAreCheckedByThePipelineThatUsesThem() {
+        Settings shallow = Settings.resolve("fmnist-quick", List.of("sra.teacher-block=9"));
+        assertEquals("self-transcendence", Pipelines.named("self-transcendence", shallow).name(), "SRA's blocks do not matter here");
+        ConfigException e = assertThrows(ConfigException.class, () -> Pipelines.named("sra", shallow));
+        assertEquals("sra.teacher-block is 9; accepted: 1 to sit.depth (6)", e.getMessage());
+        assertEquals("sra", Pipelines.named("sra", Settings.resolve("fmnist-sra", List.of())).name());
+    }
 }

@@ -1,7 +1,5 @@
 package org.transcend.tests;
 
-import org.apache.beam.sdk.options.PipelineOptions;
-import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -11,22 +9,16 @@ import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.train.Checkpoint;
 import org.transcend.pipelines.Orchestrator;
-import org.transcend.pipelines.TestDatasets;
-import org.transcend.pipelines.TinyPipeline;
-import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -40,25 +32,20 @@ class SelfTranscendencePipelineTest {
     static Path store;
     static List<String> tiny;
 
-    private final PipelineOptions options = PipelineOptionsFactory.create();
-
     @BeforeAll
     static void data() throws Exception {
-        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), TinyPipeline.IMAGES, 0);
+        Path fm = TinySlice.data(tmp.resolve("fm"));
         store = tmp.resolve("store");
-        tiny = new ArrayList<>(TinyPipeline.settings(fm));
+        tiny = new ArrayList<>(TinySlice.settings(fm));
         tiny.add("train.preview-every=4");
     }
 
     private Orchestrator orchestrator(String... extra) {
-        List<String> all = new ArrayList<>(tiny);
-        all.addAll(List.of(extra));
-        return new Orchestrator(new ArtifactStore(store.toString()), Settings.resolve(null, all), options,
-                new PrintStream(new ByteArrayOutputStream(), true));
+        return TinySlice.orchestrator(store, tiny, extra);
     }
 
     private static Map<String, StageRun> byStage(RunRecord r) {
-        return r.getStages().stream().collect(Collectors.toMap(StageRun::getStage, s -> s));
+        return TinySlice.byStage(r);
     }
 
     @Test

@@ -4,6 +4,7 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * The training losses of METHOD.md, as SameDiff expressions (times already shaped by
@@ -50,6 +51,30 @@ public final class Losses {
      */
     public static SDVariable maskedMeanSquare(SDVariable a, SDVariable b, SDVariable t, TimeWindow window) {
         return a.getSameDiff().math.square(a.sub(b)).mul(window.indicator(t).castTo(a.dataType())).mean();
+    }
+
+    /**
+     * REPA's alignment loss {@code −mean_tokens cos(a, b)} for features {@code [N, tokens, dim]} (cosine along the last
+     * axis, as F.normalize computes it: norms floored at 1e-12), and its gradient with respect to {@code a}:
+     * {@code −(b̂ − cos·â)/(‖a‖·count)}, where the norm of a is floored only {@code b̂/floor} remains.
+     */
+    public static ValueAndGradient negativeCosine(INDArray a, INDArray b) {
+        if (!java.util.Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException("cosine alignment needs features of one shape; got " + java.util.Arrays.toString(a.shape())
+                    + " and " + java.util.Arrays.toString(b.shape()));
+        }
+        long dim = a.size(a.rank() - 1), rows = a.length() / dim;
+        INDArray ra = a.reshape(rows, dim), rb = b.castTo(a.dataType()).reshape(rows, dim);
+        INDArray rawNormA = ra.norm2(1).reshape(rows, 1);
+        INDArray normA = Transforms.max(rawNormA, NORM_FLOOR, true);
+        INDArray normB = Transforms.max(rb.norm2(1).reshape(rows, 1), NORM_FLOOR, true);
+        INDArray unitA = ra.divColumnVector(normA), unitB = rb.divColumnVector(normB);
+        INDArray cos = unitA.mul(unitB).sum(1).reshape(rows, 1);
+        double value = -cos.meanNumber().doubleValue();
+        // the second term belongs to the normalisation of a, which a floored norm does not have
+        INDArray normalised = cos.mul(rawNormA.gt(NORM_FLOOR).castTo(a.dataType()));
+        INDArray gradient = unitB.subi(unitA.muliColumnVector(normalised)).diviColumnVector(normA).muli(-1.0 / rows);
+        return new ValueAndGradient(value, gradient.reshape(a.shape()));
     }
 
     /**

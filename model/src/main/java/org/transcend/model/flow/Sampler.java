@@ -15,13 +15,14 @@ import java.util.List;
  * Integrates a {@link VelocityModel} from noise at t = 1 to data at t = 0, as REPA's samplers do: the ODE
  * {@code dx/dt = v̂} by Euler or Heun over {@code steps} equal steps, or the SDE by Euler–Maruyama on
  * {@code steps} times linear from 1 to {@value #SDE_LAST_TIME} and then one deterministic step to 0, with
- * diffusion {@code w(t) = 2t} and drift {@code d = v̂ − ½·w·s}. The state is FLOAT64; the model sees FLOAT32.
+ * diffusion {@code w(t) = 2t} and drift {@code d = v̂ − ½·w·s}. Every time of the grid goes through {@code shift}
+ * (RAE's time shift; {@link TimeShift#NONE} leaves the grid linear). The state is FLOAT64; the model sees FLOAT32.
  *
  * <p>Sample {@code i} of a call is the sample of index {@code firstIndex + i}: its initial noise is keyed
  * (seed, SAMPLE_NOISE, index, 0) and its SDE noise at step k (seed, SAMPLE_DIFFUSION, index, k), so a
  * sample is the same whichever batch or shard draws it.
  */
-public record Sampler(Method method, int steps, Guidance guidance, int nullClass) {
+public record Sampler(Method method, int steps, Guidance guidance, int nullClass, TimeShift shift) {
 
     /** The integration scheme. */
     public enum Method { EULER, HEUN, EULER_MARUYAMA }
@@ -43,6 +44,28 @@ public record Sampler(Method method, int steps, Guidance guidance, int nullClass
         if (nullClass < 0) {
             throw new IllegalArgumentException("nullClass (= numClasses) must be >= 0, got " + nullClass);
         }
+        if (shift == null) {
+            throw new IllegalArgumentException("a time shift is required; TimeShift.NONE keeps the grid linear");
+        }
+    }
+
+    /** A sampler on the linear time grid. */
+    public Sampler(Method method, int steps, Guidance guidance, int nullClass) {
+        this(method, steps, guidance, nullClass, TimeShift.NONE);
+    }
+
+    /**
+     * The times the integration visits, from 1 down to 0: {@code steps + 1} points, for the ODE {@code shift(1 − i/steps)},
+     * for the SDE {@code shift} of the linear grid from 1 to {@link #SDE_LAST_TIME} and then 0.
+     */
+    public double[] grid() {
+        double[] t = new double[steps + 1];
+        for (int i = 0; i < steps; i++) {
+            double linear = method == Method.EULER_MARUYAMA ? 1 + (SDE_LAST_TIME - 1) * i / (steps - 1) : 1 - (double) i / steps;
+            t[i] = shift.apply(linear);
+        }
+        t[steps] = 0;
+        return t;
     }
 
     /** Samples for {@code labels} (LONG or INT {@code [N]}), starting from keyed noise; FLOAT64 {@code [N, sampleShape...]}. */
@@ -61,9 +84,10 @@ public record Sampler(Method method, int steps, Guidance guidance, int nullClass
     }
 
     private INDArray ordinary(VelocityModel model, INDArray x, INDArray y) {
+        double[] grid = grid();
         for (int i = 0; i < steps; i++) {
-            double tCur = 1 - (double) i / steps;
-            double tNext = 1 - (double) (i + 1) / steps;
+            double tCur = grid[i];
+            double tNext = grid[i + 1];
             double dt = tNext - tCur;
             INDArray d = direction(model, x, y, tCur, false);
             INDArray euler = x.add(d.mul(dt));
@@ -80,21 +104,17 @@ public record Sampler(Method method, int steps, Guidance guidance, int nullClass
 
     private INDArray stochastic(VelocityModel model, INDArray x, INDArray y, long seed, long firstIndex) {
         long[] sampleShape = Arrays.copyOfRange(x.shape(), 1, x.rank());
+        double[] grid = grid();
         for (int i = 0; i < steps - 1; i++) {
-            double tCur = time(i);
-            double dt = time(i + 1) - tCur;
+            double tCur = grid[i];
+            double dt = grid[i + 1] - tCur;
             double w = 2 * tCur;
             INDArray xi = noise(Purpose.SAMPLE_DIFFUSION, i + 1, x.size(0), sampleShape, seed, firstIndex);
             INDArray d = direction(model, x, y, tCur, true);
             x.addi(d.muli(dt)).addi(xi.muli(Math.sqrt(w) * Math.sqrt(Math.abs(dt))));
         }
-        double tLast = time(steps - 1);
+        double tLast = grid[steps - 1];
         return x.addi(direction(model, x, y, tLast, true).muli(0 - tLast));
-    }
-
-    /** The SDE's time grid: {@code steps} points linear from 1 to {@link #SDE_LAST_TIME}. */
-    private double time(int i) {
-        return 1 + (SDE_LAST_TIME - 1) * i / (steps - 1);
     }
 
     /** The guided velocity (ODE) or drift (SDE) at time t, with CFG's two halves in one model call. */

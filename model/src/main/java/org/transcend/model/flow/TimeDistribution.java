@@ -46,11 +46,44 @@ public sealed interface TimeDistribution {
         }
     }
 
-    Pattern LOGIT_NORMAL = Pattern.compile("logit-normal\\(\\s*([^,\\s]+)\\s*,\\s*([^)\\s]+)\\s*\\)");
+    /** {@code base}'s time moved by RAE's {@link TimeShift}. */
+    record Shifted(TimeDistribution base, TimeShift shift) implements TimeDistribution {
+        public Shifted {
+            if (base == null || shift == null) {
+                throw new IllegalArgumentException("a shifted time distribution needs a base distribution and a shift");
+            }
+        }
 
-    /** Reads {@code uniform} or {@code logit-normal(mean,std)}. */
+        @Override
+        public double time(CounterRng stream) {
+            return shift.apply(base.time(stream));
+        }
+
+        @Override
+        public String specification() {
+            return base.specification() + "+shift(" + shift.alpha() + ")";
+        }
+    }
+
+    /** {@code base} moved by {@code shift}; {@code base} itself when the shift is the identity, so its specification stays the same. */
+    static TimeDistribution shifted(TimeDistribution base, TimeShift shift) {
+        return shift.isIdentity() ? base : new Shifted(base, shift);
+    }
+
+    Pattern LOGIT_NORMAL = Pattern.compile("logit-normal\\(\\s*([^,\\s]+)\\s*,\\s*([^)\\s]+)\\s*\\)");
+    Pattern SHIFT = Pattern.compile("(.*)\\+shift\\(\\s*([^)\\s]+)\\s*\\)");
+
+    /** Reads {@code uniform} or {@code logit-normal(mean,std)}, either optionally followed by {@code +shift(alpha)}. */
     static TimeDistribution parse(String text) {
         String s = text.trim();
+        Matcher shifted = SHIFT.matcher(s);
+        if (shifted.matches()) {
+            try {
+                return new Shifted(parse(shifted.group(1)), new TimeShift(Double.parseDouble(shifted.group(2))));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("time distribution '" + text + "' has a malformed shift", e);
+            }
+        }
         if (s.equals("uniform")) {
             return new Uniform();
         }
@@ -62,6 +95,7 @@ public sealed interface TimeDistribution {
                 throw new IllegalArgumentException("time distribution '" + text + "' has a malformed number", e);
             }
         }
-        throw new IllegalArgumentException("time distribution '" + text + "' not understood; accepted: uniform, logit-normal(mean,std)");
+        throw new IllegalArgumentException("time distribution '" + text + "' not understood; accepted: uniform, logit-normal(mean,std), "
+                + "either followed by +shift(alpha)");
     }
 }

@@ -121,6 +121,23 @@ public record TrainingPlan(long seed, long datasetSize, int batchSize, TimeDistr
         return (left << halfBits) | right;
     }
 
+    /**
+     * SRA's teacher times for {@code slots}, FLOAT {@code [n]}: {@code t' = max(0, t − maxGap·U)}, U ~ U[0, 1) keyed by
+     * (seed, TEACHER_TIME_GAP, step, slot), so the teacher of a resumed run or of another worker sees the same t'.
+     */
+    public INDArray teacherTimes(List<Slot> slots, double maxGap) {
+        if (!(maxGap >= 0 && maxGap <= 1)) {
+            throw new IllegalArgumentException("the teacher's time gap is " + maxGap + "; accepted: 0 to 1");
+        }
+        float[] t = new float[slots.size()];
+        for (int i = 0; i < t.length; i++) {
+            Slot s = slots.get(i);
+            double gap = maxGap * new CounterRng(seed, Purpose.TEACHER_TIME_GAP, s.step(), s.slot()).uniform(0);
+            t[i] = (float) Math.max(0, (float) s.t() - gap);
+        }
+        return Nd4j.create(t, new long[]{t.length}, DataType.FLOAT);
+    }
+
     /** The times of {@code slots} as FLOAT {@code [n]}. */
     public static INDArray times(List<Slot> slots) {
         float[] t = new float[slots.size()];

@@ -14,7 +14,9 @@ public enum Purpose {
     SAMPLE_NOISE(6),
     TIME_SHIFT(7),
     INIT(8),
-    SAMPLE_DIFFUSION(9);
+    SAMPLE_DIFFUSION(9),
+    /** SRA's draw of how much less noise its EMA teacher sees: t' = max(0, t − gap·U). */
+    TEACHER_TIME_GAP(10);
 
     /** The stable number mixed into the key. */
     public final int code;

@@ -35,6 +35,9 @@ public final class SiT {
     public static final int FREQUENCY_EMBEDDING = 256;
     public static final double MAX_PERIOD = 10000;
     public static final String POS_EMBED = "pos_embed";
+    /** JiT's bottleneck patch embedding, patch values → d' (no bias) and d' → D. */
+    static final String BOTTLENECK_IN = "x_embedder.proj1.weight";
+    static final String BOTTLENECK_OUT = "x_embedder.proj2.weight";
 
     static final double BLOCK_NORM_EPS = 1e-6;
     /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
@@ -43,6 +46,7 @@ public final class SiT {
     private final SiTConfig config;
     private final List<ProjectorHead> projectors;
     private final Optional<AlignHead> alignHead;
+    private final Optional<SraHead> sraHead;
     private final DataType dataType;
     private final List<Param> specs;
     private final Map<String, INDArray> params;
@@ -77,13 +81,16 @@ public final class SiT {
         }
     }
 
-    private SiT(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead, DataType dataType) {
+    private SiT(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead, Optional<SraHead> sraHead,
+                DataType dataType) {
         this.config = config.validate();
         this.projectors = List.copyOf(projectors);
         this.alignHead = alignHead;
+        this.sraHead = sraHead;
         this.dataType = dataType;
         for (ProjectorHead h : this.projectors) checkBlock("projector", h.block());
         alignHead.ifPresent(h -> checkBlock("align head", h.block()));
+        sraHead.ifPresent(h -> checkBlock("SRA head", h.block()));
         this.specs = specs();
         this.params = new LinkedHashMap<>();
     }
@@ -97,7 +104,13 @@ public final class SiT {
     /** A new network initialised as the reference (xavier-uniform linears, zero adaLN and final layer, ...), seeded. */
     public static SiT initialise(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead,
                                  DataType dataType, long seed) {
-        SiT sit = new SiT(config, projectors, alignHead, dataType);
+        return initialise(config, projectors, alignHead, Optional.empty(), dataType, seed);
+    }
+
+    /** As {@link #initialise(SiTConfig, List, Optional, DataType, long)}, with SRA's head when given. */
+    public static SiT initialise(SiTConfig config, List<ProjectorHead> projectors, Optional<AlignHead> alignHead,
+                                 Optional<SraHead> sraHead, DataType dataType, long seed) {
+        SiT sit = new SiT(config, projectors, alignHead, sraHead, dataType);
         SplittableRandom random = new SplittableRandom(seed);
         for (Param p : sit.specs) {
             sit.params.put(p.name(), sit.initialValue(p, random));
@@ -150,7 +163,7 @@ public final class SiT {
             }
             align = Optional.of(new AlignHead(alignBlock.getAsInt(), (int) shapes.get("align_head.0.weight")[0]));
         }
-        return new SiT(config, projectorHeads, align, DataType.FLOAT);
+        return new SiT(config, projectorHeads, align, Optional.empty(), DataType.FLOAT);
     }
 
     private static Map<String, long[]> shapesOf(Map<String, INDArray> weights) {
@@ -170,12 +183,15 @@ public final class SiT {
     }
 
     private static SiTConfig inferConfigFromShapes(Map<String, long[]> shapes, int heads, boolean qkNorm) {
-        long[] patchWeight = require(shapes, "x_embedder.proj.weight");
+        boolean lowRank = shapes.containsKey(BOTTLENECK_IN);
+        String patchName = lowRank ? BOTTLENECK_IN : "x_embedder.proj.weight";
+        long[] patchWeight = require(shapes, patchName);
         if (patchWeight.length != 4 || patchWeight[2] != patchWeight[3]) {
-            throw new IllegalArgumentException("x_embedder.proj.weight has shape " + Arrays.toString(patchWeight)
-                    + "; expected [D, C, p, p]");
+            throw new IllegalArgumentException(patchName + " has shape " + Arrays.toString(patchWeight)
+                    + "; expected [" + (lowRank ? "d'" : "D") + ", C, p, p]");
         }
-        int hidden = (int) patchWeight[0];
+        int bottleneck = lowRank ? (int) patchWeight[0] : 0;
+        int hidden = lowRank ? (int) require(shapes, BOTTLENECK_OUT)[0] : (int) patchWeight[0];
         int channels = (int) patchWeight[1];
         int patch = (int) patchWeight[2];
         int depth = 0;
@@ -199,7 +215,7 @@ public final class SiT {
             throw new IllegalArgumentException("qkNorm is " + qkNorm + " but the state_dict " + (fileQkNorm ? "holds" : "lacks")
                     + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
         }
-        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1).validate();
+        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1, bottleneck).validate();
     }
 
     private static long[] require(Map<String, long[]> shapes, String name) {
@@ -222,15 +238,35 @@ public final class SiT {
         return alignHead;
     }
 
+    public Optional<SraHead> sraHead() {
+        return sraHead;
+    }
+
     public DataType dataType() {
         return dataType;
     }
 
     /** A copy of this network with every tensor in another floating type (FLOAT64 for gradient checks). */
     public SiT castTo(DataType type) {
-        SiT copy = new SiT(config, projectors, alignHead, type);
+        SiT copy = new SiT(config, projectors, alignHead, sraHead, type);
         params.forEach((name, a) -> copy.params.put(name, a.castTo(type).dup()));
         return copy;
+    }
+
+    /**
+     * This network without heads, computing with {@code tensors} (by PyTorch name; not copied) instead of its own
+     * weights: SRA's teacher is the student's backbone on its EMA weights, which the EMA updates in place.
+     */
+    public SiT backboneOver(Map<String, INDArray> tensors) {
+        SiT view = new SiT(config, List.of(), Optional.empty(), Optional.empty(), dataType);
+        for (Param p : view.specs) {
+            INDArray a = p.name().equals(POS_EMBED) ? params.get(POS_EMBED) : tensors.get(p.name());
+            if (a == null) {
+                throw new IllegalArgumentException("no tensor '" + p.name() + "' for the backbone; given " + tensors.keySet());
+            }
+            view.params.put(p.name(), a);
+        }
+        return view;
     }
 
     /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed}. */
@@ -248,6 +284,16 @@ public final class SiT {
             throw new IllegalArgumentException("no tensor '" + name + "' in this SiT; it holds " + params.keySet());
         }
         return a;
+    }
+
+    /**
+     * The state_dict without the auxiliary heads (projectors, align head, SRA head): the network that samples. Heads only
+     * shape training, so a sampler loads any recipe's checkpoint through this without knowing its heads.
+     */
+    public static <T> Map<String, T> withoutHeads(Map<String, T> stateDict) {
+        Map<String, T> backbone = new LinkedHashMap<>(stateDict);
+        backbone.keySet().removeIf(name -> name.startsWith("projectors.") || name.startsWith("align_head.") || name.startsWith("sra_head."));
+        return backbone;
     }
 
     /** A copy of every tensor under its PyTorch name and in its PyTorch layout. */
@@ -330,15 +376,22 @@ public final class SiT {
         if (wiring.heads()) {
             for (ProjectorHead h : projectors) needsBlock(wiring, "projector", h.block());
             alignHead.ifPresent(h -> needsBlock(wiring, "align head", h.block()));
+            sraHead.ifPresent(h -> needsBlock(wiring, "SRA head", h.block()));
         }
         Function<String, SDVariable> p = name -> param(sd, wiring, name);
         int d = config.hidden();
         int tokens = config.tokens();
 
-        SDVariable patchWeight = sd.reshape(p.apply("x_embedder.proj.weight"), d, (long) config.inChannels() * config.patchSize() * config.patchSize());
+        long patchValues = (long) config.inChannels() * config.patchSize() * config.patchSize();
         SDVariable patches = Layers.patchify(sd, x, config.inChannels(), config.grid(), config.patchSize());
-        SDVariable h = sd.reshape(Layers.linear(sd, patches, patchWeight, p.apply("x_embedder.proj.bias")), -1, tokens, d)
-                .add(p.apply(POS_EMBED));
+        SDVariable embedded;
+        if (config.bottleneck() == 0) {
+            embedded = Layers.linear(sd, patches, sd.reshape(p.apply("x_embedder.proj.weight"), d, patchValues), p.apply("x_embedder.proj.bias"));
+        } else {
+            SDVariable low = sd.mmul(patches, sd.reshape(p.apply(BOTTLENECK_IN), config.bottleneck(), patchValues), false, true, false);
+            embedded = Layers.linear(sd, low, sd.reshape(p.apply(BOTTLENECK_OUT), d, config.bottleneck()), p.apply("x_embedder.proj2.bias"));
+        }
+        SDVariable h = sd.reshape(embedded, -1, tokens, d).add(p.apply(POS_EMBED));
 
         SDVariable c = timestepEmbedding(sd, t, p).add(sd.mmul(y, p.apply("y_embedder.embedding_table.weight")));
         SDVariable siluC = Layers.silu(sd, c); // every adaLN modulation starts with SiLU(c)
@@ -355,7 +408,13 @@ public final class SiT {
         }
         List<SDVariable> projections = new ArrayList<>();
         Optional<SDVariable> align = Optional.empty();
+        Optional<SDVariable> sra = Optional.empty();
         if (wiring.heads()) {
+            if (sraHead.isPresent()) {
+                SDVariable rows = sd.reshape(blocks.get(sraHead.get().block() - 1), -1, d);
+                SDVariable hidden = Layers.silu(sd, Layers.linear(sd, rows, p.apply("sra_head.0.weight"), p.apply("sra_head.0.bias")));
+                sra = Optional.of(sd.reshape(Layers.linear(sd, hidden, p.apply("sra_head.2.weight"), p.apply("sra_head.2.bias")), -1, tokens, d));
+            }
             for (int j = 0; j < projectors.size(); j++) {
                 SDVariable rows = sd.reshape(blocks.get(projectors.get(j).block() - 1), -1, d);
                 SDVariable z = mlp3(sd, rows, "projectors." + j + ".", p);
@@ -369,7 +428,7 @@ public final class SiT {
                         config.inChannels(), config.grid(), config.patchSize()));
             }
         }
-        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra);
     }
 
     private void needsBlock(Wiring wiring, String head, int block) {
@@ -470,8 +529,16 @@ public final class SiT {
         List<Param> s = new ArrayList<>();
         s.add(Param.of(POS_EMBED, Init.SINCOS, 1, config.tokens(), d));
         // the reference initialises the conv weight as a Linear over its flattened [D, C·p·p] view
-        s.add(new Param("x_embedder.proj.weight", new long[]{d, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, d));
-        s.add(Param.of("x_embedder.proj.bias", Init.ZERO, d));
+        if (config.bottleneck() == 0) {
+            s.add(new Param("x_embedder.proj.weight", new long[]{d, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, d));
+            s.add(Param.of("x_embedder.proj.bias", Init.ZERO, d));
+        } else {
+            // JiT's BottleneckPatchEmbed: Conv2d(C, d', p, p, bias=False), then a 1x1 Conv2d(d', D)
+            int b = config.bottleneck();
+            s.add(new Param(BOTTLENECK_IN, new long[]{b, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, b));
+            s.add(new Param(BOTTLENECK_OUT, new long[]{d, b, 1, 1}, Init.XAVIER, b, d));
+            s.add(Param.of("x_embedder.proj2.bias", Init.ZERO, d));
+        }
         s.add(Param.linearWeight("t_embedder.mlp.0.weight", d, FREQUENCY_EMBEDDING, Init.NORMAL_002));
         s.add(Param.of("t_embedder.mlp.0.bias", Init.ZERO, d));
         s.add(Param.linearWeight("t_embedder.mlp.2.weight", d, d, Init.NORMAL_002));
@@ -502,6 +569,10 @@ public final class SiT {
             linear(s, "align_head.2", h.hiddenDim(), h.hiddenDim(), Init.XAVIER);
             linear(s, "align_head.4", d, h.hiddenDim(), Init.XAVIER);
             linear(s, "align_head.out", config.patchValues(), d, Init.XAVIER);
+        });
+        sraHead.ifPresent(h -> {
+            linear(s, "sra_head.0", h.hiddenDim(), d, Init.XAVIER);
+            linear(s, "sra_head.2", d, h.hiddenDim(), Init.XAVIER);
         });
         linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
         linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);

@@ -14,9 +14,17 @@ package org.transcend.model.sit;
  * @param numClasses   real classes; the label table has one more row, the null class {@code numClasses}
  * @param qkNorm       timm's QK-norm: LayerNorm (affine, eps 1e-5) over each head's queries and keys
  * @param classDropout probability of replacing a label by the null class during training
+ * @param bottleneck   JiT's low-rank patch embedding: patch values → bottleneck → D ({@code x_embedder.proj1},
+ *                     {@code x_embedder.proj2}); 0 for the plain patch embedding ({@code x_embedder.proj})
  */
 public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
-                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout) {
+                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck) {
+
+    /** The reference's SiT: a plain patch embedding. */
+    public SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
+                     double mlpRatio, int numClasses, boolean qkNorm, double classDropout) {
+        this(inputSize, patchSize, inChannels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, classDropout, 0);
+    }
 
     public static SiTConfig sitS2(int inputSize, int inChannels, int numClasses) {
         return new SiTConfig(inputSize, 2, inChannels, 384, 12, 6, 4.0, numClasses, false, 0.1);
@@ -67,6 +75,9 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         }
         if (!(mlpRatio > 0) || mlpHidden() < 1) {
             throw new IllegalArgumentException("mlpRatio " + mlpRatio + " must give an MLP width of at least 1 for hidden " + hidden);
+        }
+        if (bottleneck < 0) {
+            throw new IllegalArgumentException("bottleneck is " + bottleneck + "; accepted: 0 (none) or a width of at least 1");
         }
         if (!(classDropout >= 0 && classDropout < 1)) {
             throw new IllegalArgumentException("classDropout " + classDropout + " must lie in [0, 1)");

@@ -45,9 +45,10 @@ public final class SiTEngine {
      * @param out         the network output [N, C, H, W]; empty when the pass stopped before the last block
      * @param projections each projector head's output [N, T, outDim]; empty when heads were not computed
      * @param align       the align head's output [N, C, H, W], when there is one and heads were computed
+     * @param sra         the SRA head's output [N, T, D], when there is one and heads were computed
      */
     public record Outputs(INDArray c, List<INDArray> blocks, Optional<INDArray> out, List<INDArray> projections,
-                          Optional<INDArray> align) {
+                          Optional<INDArray> align, Optional<INDArray> sra) {
 
         /** The residual stream after block k (1-indexed). */
         public INDArray block(int k) {
@@ -116,6 +117,7 @@ public final class SiTEngine {
         if (heads) {
             for (ProjectorHead h : sit.projectors()) needsBlock(lastBlock, "projector", h.block());
             sit.alignHead().ifPresent(h -> needsBlock(lastBlock, "align head", h.block()));
+            sit.sraHead().ifPresent(h -> needsBlock(lastBlock, "SRA head", h.block()));
         }
         n = Math.toIntExact(x.size(0));
         ws = workspaces.computeIfAbsent((long) n, k -> new HashMap<>());
@@ -128,7 +130,7 @@ public final class SiTEngine {
                 .assign(x.castTo(type).reshape(n, config.inChannels(), config.grid(), config.patchSize(), config.grid(), config.patchSize())
                         .permute(0, 2, 4, 1, 3, 5));
         INDArray h = buf("h0", m, d);
-        linear(patches, patchWeight(sit::parameter), sit.parameter("x_embedder.proj.bias"), h);
+        patchEmbed(patches, h);
         h.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
 
         INDArray c = conditioning(t.castTo(type).reshape(n, 1));
@@ -148,7 +150,11 @@ public final class SiTEngine {
         }
         List<INDArray> projections = new ArrayList<>();
         Optional<INDArray> align = Optional.empty();
+        Optional<INDArray> sra = Optional.empty();
         if (heads) {
+            if (sit.sraHead().isPresent()) {
+                sra = Optional.of(sraForward());
+            }
             for (int j = 0; j < sit.projectors().size(); j++) {
                 ProjectorHead head = sit.projectors().get(j);
                 INDArray z = mlp3Forward("projectors." + j + ".", buf("h" + head.block(), m, d), head.hiddenDim(), head.outDim());
@@ -158,7 +164,7 @@ public final class SiTEngine {
                 align = Optional.of(alignForward());
             }
         }
-        return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align);
+        return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra);
     }
 
     /**
@@ -186,6 +192,12 @@ public final class SiTEngine {
      * PyTorch names, overwritten by the next call.
      */
     public Map<String, INDArray> backward(Optional<INDArray> dOut, Map<Integer, INDArray> dProjections, Optional<INDArray> dAlign) {
+        return backward(dOut, dProjections, dAlign, Optional.empty());
+    }
+
+    /** As {@link #backward(Optional, Map, Optional)}, with the loss's gradient with respect to the SRA head's output [N, T, D]. */
+    public Map<String, INDArray> backward(Optional<INDArray> dOut, Map<Integer, INDArray> dProjections, Optional<INDArray> dAlign,
+                                          Optional<INDArray> dSra) {
         if (!backwardReady) {
             throw new IllegalStateException("backward needs a forward pass over the whole network with its heads and forBackward set");
         }
@@ -219,10 +231,16 @@ public final class SiTEngine {
                     zeroGradients("align_head.");
                 }
             }
+            if (sit.sraHead().isPresent() && sit.sraHead().get().block() == k) {
+                if (dSra.isPresent()) {
+                    sraBackward(dSra.get(), dh);
+                } else {
+                    zeroGradients("sra_head.");
+                }
+            }
             blockBackward(i, siluC, dSiluC, dh);
         }
-        linearBackward(dh, buf("patches", m, patchInputs()), patchWeight(sit::parameter),
-                patchWeight(gradients::get), gradients.get("x_embedder.proj.bias"), null);
+        patchEmbedBackward(dh, buf("patches", m, patchInputs()));
         conditioningBackward(dSiluC);
         return gradients;
     }
@@ -231,6 +249,38 @@ public final class SiTEngine {
 
     private long patchInputs() {
         return (long) config.inChannels() * config.patchSize() * config.patchSize();
+    }
+
+    /** h = the patch embedding of the patch rows: one Linear, or JiT's two through the bottleneck d'. */
+    private void patchEmbed(INDArray patches, INDArray h) {
+        if (config.bottleneck() == 0) {
+            linear(patches, patchWeight(sit::parameter), sit.parameter("x_embedder.proj.bias"), h);
+            return;
+        }
+        INDArray low = buf("patch_low", patches.size(0), config.bottleneck());
+        Nd4j.gemm(patches, bottleneckIn(sit::parameter), low, false, true, 1.0, 0.0);
+        linear(low, bottleneckOut(sit::parameter), sit.parameter("x_embedder.proj2.bias"), h);
+    }
+
+    private void patchEmbedBackward(INDArray dh, INDArray patches) {
+        if (config.bottleneck() == 0) {
+            linearBackward(dh, patches, patchWeight(sit::parameter), patchWeight(gradients::get), gradients.get("x_embedder.proj.bias"), null);
+            return;
+        }
+        INDArray low = buf("patch_low", patches.size(0), config.bottleneck());
+        INDArray dLow = buf("d_patch_low", patches.size(0), config.bottleneck());
+        linearBackward(dh, low, bottleneckOut(sit::parameter), bottleneckOut(gradients::get), gradients.get("x_embedder.proj2.bias"), dLow);
+        Nd4j.gemm(dLow, patches, bottleneckIn(gradients::get), true, false, 1.0, 0.0);
+    }
+
+    /** JiT's first conv [d', C, p, p] as a Linear weight [d', C·p·p]. */
+    private INDArray bottleneckIn(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply(SiT.BOTTLENECK_IN).reshape(config.bottleneck(), patchInputs());
+    }
+
+    /** JiT's 1x1 conv [D, d', 1, 1] as a Linear weight [D, d']. */
+    private INDArray bottleneckOut(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply(SiT.BOTTLENECK_OUT).reshape(d, config.bottleneck());
     }
 
     /** The patch-embedding conv weight [D, C, p, p] seen as a Linear weight [D, C·p·p]. */
@@ -547,6 +597,32 @@ public final class SiTEngine {
         INDArray dz = buf("d_align_z", m, d).assign(0);
         layerNormBackward(dxhat, xhat, buf("align.rstd", m, 1), dz);
         mlp3Backward("align_head.", buf("h" + head.block(), m, d), head.hiddenDim(), d, dz, dh);
+    }
+
+    /** SRA's head on rows of its block: Linear → SiLU → Linear, parameters sra_head.{0,2}. */
+    private INDArray sraForward() {
+        SraHead head = sit.sraHead().orElseThrow();
+        long m = (long) n * tokens;
+        INDArray act = buf("sra.act", m, head.hiddenDim());
+        linear(buf("h" + head.block(), m, d), sit.parameter("sra_head.0.weight"), sit.parameter("sra_head.0.bias"), act);
+        silu(act, buf("sra.sig", m, head.hiddenDim()), act);
+        INDArray out = buf("sra.out", m, d);
+        linear(act, sit.parameter("sra_head.2.weight"), sit.parameter("sra_head.2.bias"), out);
+        return out.reshape(n, tokens, d);
+    }
+
+    /** Adds the gradient through the SRA head to dh, the gradient of its block's output. */
+    private void sraBackward(INDArray dSra, INDArray dh) {
+        SraHead head = sit.sraHead().orElseThrow();
+        long m = (long) n * tokens;
+        INDArray dAct = buf("d_sra_act", m, head.hiddenDim());
+        linearBackward(dSra.castTo(type).reshape(m, d), buf("sra.act", m, head.hiddenDim()), sit.parameter("sra_head.2.weight"),
+                gradients.get("sra_head.2.weight"), gradients.get("sra_head.2.bias"), dAct);
+        siluBackward(dAct, buf("sra.act", m, head.hiddenDim()), buf("sra.sig", m, head.hiddenDim()), buf("d_sra_scratch", m, head.hiddenDim()));
+        INDArray dIn = buf("d_sra_in", m, d);
+        linearBackward(dAct, buf("h" + head.block(), m, d), sit.parameter("sra_head.0.weight"), gradients.get("sra_head.0.weight"),
+                gradients.get("sra_head.0.bias"), dIn);
+        dh.addi(dIn);
     }
 
     private void zeroGradients(String prefix) {

@@ -13,9 +13,10 @@ import java.util.Optional;
  * @param out         the network output (velocity or x̂0 prediction) [N, C, H, W]; empty when the build stopped early
  * @param projections each {@link ProjectorHead}'s output [N, T, outDim], in head order; empty when heads were not built
  * @param align       the {@link AlignHead}'s output [N, C, H, W], when there is one and heads were built
+ * @param sra         the {@link SraHead}'s output [N, T, D], when there is one and heads were built
  */
 public record SiTOutputs(SDVariable c, List<SDVariable> blocks, Optional<SDVariable> out,
-                         List<SDVariable> projections, Optional<SDVariable> align) {
+                         List<SDVariable> projections, Optional<SDVariable> align, Optional<SDVariable> sra) {
 
     /** The residual stream after block k (1-indexed, as METHOD.md counts blocks). */
     public SDVariable block(int k) {

@@ -19,4 +19,16 @@ public sealed interface Objective {
      * f_g inside the t-window, weighted by λ_b, for the first {@code stopStep} steps only.
      */
     record GuidedFeatures(int block, TimeWindow window, double weight, long stopStep) implements Objective {}
+
+    /**
+     * REPA: the projector on block k regresses per-patch features of the clean image given from outside (for example
+     * DINOv2-B patch tokens), by negative cosine similarity per token, weighted by λ, at every t.
+     */
+    record RepresentationAlignment(int block, double weight) implements Objective {}
+
+    /**
+     * SRA: the head on student block {@code block} regresses, by negative cosine per token weighted by λ, the block
+     * {@code teacherBlock} features of the student's own EMA run at the lower noise t' = max(0, t − U[0, maxGap)).
+     */
+    record SelfRepresentation(int block, int teacherBlock, double weight, double maxGap) implements Objective {}
 }

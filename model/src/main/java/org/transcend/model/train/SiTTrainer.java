@@ -27,6 +27,8 @@ public final class SiTTrainer {
     public static final String LOSS_FLOW = "loss_flow";
     public static final String LOSS_ALIGN = "loss_align";
     public static final String LOSS_GUIDED = "loss_guided";
+    public static final String LOSS_REPA = "loss_repa";
+    public static final String LOSS_SRA = "loss_sra";
 
     private final SiT model;
     private final TrainingPlan plan;
@@ -39,12 +41,23 @@ public final class SiTTrainer {
     private final Map<String, INDArray> params = new LinkedHashMap<>();
     private final AdamW adam;
     private final Ema ema;
+    /** SRA's teacher, on the EMA below; null for the other objectives. */
+    private final SelfRepresentationTeacher selfTeacher;
     private long step;
 
     public SiTTrainer(SiT model, TrainingPlan plan, LatentData data, TrainerSettings settings, Objective objective,
                       TargetSource targets) {
         if (objective instanceof Objective.GuidedFeatures && targets == null) {
             throw new IllegalArgumentException("the guided-features objective needs a target source (the teacher online or cached targets)");
+        }
+        if (objective instanceof Objective.RepresentationAlignment && targets == null) {
+            throw new IllegalArgumentException("the REPA objective needs a target source (the per-image features)");
+        }
+        if (objective instanceof Objective.RepresentationAlignment r && model.projectors().isEmpty()) {
+            throw new IllegalArgumentException("the REPA objective needs a SiT built with a projector on block " + r.block());
+        }
+        if (objective instanceof Objective.SelfRepresentation r && model.sraHead().isEmpty()) {
+            throw new IllegalArgumentException("the SRA objective needs a SiT built with an SRA head on block " + r.block());
         }
         if (plan.datasetSize() != data.size()) {
             throw new IllegalArgumentException("the plan covers " + plan.datasetSize() + " examples but the data has " + data.size());
@@ -66,6 +79,8 @@ public final class SiTTrainer {
         for (String name : trainable) params.put(name, model.parameter(name));
         this.adam = new AdamW(settings.optimizer());
         this.ema = new Ema(settings.emaDecay(), params);
+        this.selfTeacher = objective instanceof Objective.SelfRepresentation r
+                ? new SelfRepresentationTeacher(model.backboneOver(ema.weights()), plan, r.teacherBlock(), r.maxGap()) : null;
     }
 
     /**
@@ -129,6 +144,7 @@ public final class SiTTrainer {
         losses.put(LOSS, flow.value());
         losses.put(LOSS_FLOW, flow.value());
         Optional<INDArray> dAlign = Optional.empty();
+        Optional<INDArray> dSra = Optional.empty();
         Map<Integer, INDArray> dProjections = Map.of();
         if (objective instanceof Objective.VaeAlign a) {
             Losses.ValueAndGradient align = Losses.maskedMeanSquare(out.align().orElseThrow(), v, t, a.window());
@@ -142,6 +158,16 @@ public final class SiTTrainer {
             losses.put(LOSS_GUIDED, guided.value());
             losses.put(LOSS, flow.value() + auxWeight * guided.value());
             dProjections = Map.of(0, guided.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.RepresentationAlignment) {
+            Losses.ValueAndGradient repa = Losses.negativeCosine(out.projections().get(0), targets.targets(batch).castTo(type));
+            losses.put(LOSS_REPA, repa.value());
+            losses.put(LOSS, flow.value() + auxWeight * repa.value());
+            dProjections = Map.of(0, repa.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.SelfRepresentation) {
+            Losses.ValueAndGradient sra = Losses.negativeCosine(out.sra().orElseThrow(), selfTeacher.features(batch));
+            losses.put(LOSS_SRA, sra.value());
+            losses.put(LOSS, flow.value() + auxWeight * sra.value());
+            dSra = Optional.of(sra.gradient().muli(auxWeight));
         }
         // The parts before the total, so the message names the part that went bad rather than their sum.
         for (Map.Entry<String, Double> e : losses.entrySet()) {
@@ -149,13 +175,15 @@ public final class SiTTrainer {
         }
         if (!Double.isFinite(losses.get(LOSS))) throw new NonFiniteLossException(step + 1, LOSS, losses.get(LOSS));
         Map<String, INDArray> grads = engine.backward(
-                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign);
+                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign, dSra);
         return new Pass(losses, grads);
     }
 
     private double auxiliaryWeight(long s) {
         if (objective instanceof Objective.VaeAlign a) return a.weight();
         if (objective instanceof Objective.GuidedFeatures g) return s < g.stopStep() ? g.weight() : 0.0;
+        if (objective instanceof Objective.RepresentationAlignment r) return r.weight();
+        if (objective instanceof Objective.SelfRepresentation r) return r.weight();
         return 0.0;
     }
 

@@ -74,4 +74,33 @@ class LossesTest {
         assertEquals(expected, got, 1e-6);
         assertThrows(IllegalArgumentException.class, () -> Losses.negativeCosine(sd.constant(a), sd.constant(b), -1));
     }
+
+    /** Central differences in float64 on every element of a; one row of a is zero, where the norm's floor holds. */
+    @Test
+    void negativeCosineMatchesTheGraphAndFiniteDifferencesInFloat64() {
+        INDArray a = normal(2, 3, 4, 5).castTo(DataType.DOUBLE);
+        INDArray b = normal(3, 3, 4, 5).castTo(DataType.DOUBLE);
+        a.get(org.nd4j.linalg.indexing.NDArrayIndex.point(1), org.nd4j.linalg.indexing.NDArrayIndex.point(2)).assign(0);
+        Losses.ValueAndGradient got = Losses.negativeCosine(a, b);
+
+        SameDiff sd = SameDiff.create();
+        SDVariable graph = Losses.negativeCosine(sd.constant(a), sd.constant(b), 2);
+        assertEquals(graph.eval().getDouble(0), got.value(), 1e-14);
+
+        double h = 1e-6;
+        INDArray flat = a.reshape(a.length());
+        for (int i = 0; i < flat.length(); i++) {
+            double keep = flat.getDouble(i);
+            if (i / 5 == 4 + 2) continue; // the zero row: the floor makes the loss non-differentiable there
+            flat.putScalar(i, keep + h);
+            double up = Losses.negativeCosine(a, b).value();
+            flat.putScalar(i, keep - h);
+            double down = Losses.negativeCosine(a, b).value();
+            flat.putScalar(i, keep);
+            assertEquals((up - down) / (2 * h), got.gradient().reshape(a.length()).getDouble(i), 1e-8, "element " + i);
+        }
+        // aligned features score −1, opposite ones +1
+        assertEquals(-1.0, Losses.negativeCosine(b, b.mul(3)).value(), 1e-12);
+        assertEquals(1.0, Losses.negativeCosine(b, b.neg()).value(), 1e-12);
+    }
 }

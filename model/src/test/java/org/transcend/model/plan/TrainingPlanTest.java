@@ -121,4 +121,25 @@ class TrainingPlanTest {
         assertThrows(IllegalArgumentException.class, () -> new TrainingPlan(1, 10, 4, new TimeDistribution.Uniform(), 1.0, 10));
         assertThrows(IllegalArgumentException.class, () -> p.conditioningLabel(p.slot(0, 0), 10));
     }
+
+    @Test
+    void sraTeacherTimesLieUpToTheGapBelowTAndAreKeyedByTheSlot() {
+        TrainingPlan p = plan(5, 1000, 256);
+        List<TrainingPlan.Slot> slots = p.batch(3);
+        INDArray teacher = p.teacherTimes(slots, 0.2);
+        double meanGap = 0;
+        int clamped = 0;
+        for (int i = 0; i < slots.size(); i++) {
+            double t = (float) slots.get(i).t(), tPrime = teacher.getDouble(i);
+            assertTrue(tPrime <= t && tPrime >= Math.max(0, t - 0.2) - 1e-7, "t " + t + ", t' " + tPrime);
+            if (tPrime == 0) clamped++;
+            else meanGap += t - tPrime;
+        }
+        meanGap /= slots.size() - clamped;
+        // the gap is U[0, 0.2): mean 0.1, standard error 0.2/√12/√256 ≈ 0.0036
+        assertEquals(0.1, meanGap, 0.02);
+        assertEquals(teacher, p.teacherTimes(p.batch(3), 0.2), "the same slots draw the same gap");
+        assertEquals(p.times(slots), p.teacherTimes(slots, 0), "no gap, no change");
+        assertNotEquals(teacher, plan(6, 1000, 256).teacherTimes(plan(6, 1000, 256).batch(3), 0.2));
+    }
 }

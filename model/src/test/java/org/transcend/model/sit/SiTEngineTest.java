@@ -177,4 +177,91 @@ class SiTEngineTest {
         assertEquals(0.0, got.get("projectors.0.0.weight").amaxNumber().doubleValue(), "a head without a loss gets no gradient");
         assertEquals(0.0, got.get("align_head.out.weight").amaxNumber().doubleValue(), "a head without a loss gets no gradient");
     }
+
+    /** The SRA head's backward against SameDiff's and against central differences, in float64. */
+    @Test
+    void theSraHeadsGradientsEqualSameDiffsAndFiniteDifferencesInFloat64() {
+        SiT sit = SiT.initialise(TINY, List.of(), Optional.empty(), Optional.of(new SraHead(2, 24)), DataType.DOUBLE, 15);
+        Nd4j.getRandom().setSeed(15);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
+        sit.loadStateDict(weights);
+        Map<String, INDArray> in = inputs(sit, 2, 16);
+        INDArray r = Nd4j.randn(DataType.DOUBLE, 2, TINY.tokens(), TINY.hidden());
+
+        SameDiff sd = SameDiff.create();
+        SiTOutputs o = build(sd, sit);
+        sd.setLossVariables(o.sra().orElseThrow().mul(sd.constant(r)).sum());
+        Map<String, INDArray> expected = sd.calculateGradients(in, sit.trainableNames());
+        SiTEngine engine = new SiTEngine(sit);
+        INDArray head = engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow();
+        assertTrue(relativeError(head, sd.output(in, o.sra().orElseThrow().name()).get(o.sra().orElseThrow().name())) < 1e-12, "head output");
+        Map<String, INDArray> got = engine.backward(Optional.empty(), Map.of(), Optional.empty(), Optional.of(r));
+        for (String name : sit.trainableNames()) {
+            // SameDiff leaves out what the loss does not reach (the blocks after the head's and the final layer)
+            INDArray want = expected.getOrDefault(name, Nd4j.zeros(DataType.DOUBLE, got.get(name).shape()));
+            double scale = want.norm2Number().doubleValue();
+            double err = got.get(name).sub(want).norm2Number().doubleValue() / Math.max(scale, 1e-300);
+            assertTrue(scale == 0 ? got.get(name).norm2Number().doubleValue() == 0 : err < 1e-9, name + " gradient error " + err);
+        }
+        assertEquals(0.0, got.get("blocks.2.attn.qkv.weight").norm2Number().doubleValue(), "blocks after the head's get nothing");
+
+        double h = 1e-6;
+        for (String name : List.of("sra_head.0.weight", "sra_head.2.bias", "blocks.1.mlp.fc1.weight", "y_embedder.embedding_table.weight")) {
+            INDArray p = sit.parameter(name).reshape(sit.parameter(name).length());
+            for (int i = 0; i < p.length(); i += Math.max(1, (int) p.length() / 7)) {
+                double keep = p.getDouble(i);
+                p.putScalar(i, keep + h);
+                double up = engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow().mul(r).sumNumber().doubleValue();
+                p.putScalar(i, keep - h);
+                double down = engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow().mul(r).sumNumber().doubleValue();
+                p.putScalar(i, keep);
+                double fd = (up - down) / (2 * h);
+                assertEquals(fd, got.get(name).reshape(p.length()).getDouble(i), 1e-6 * Math.max(1, Math.abs(fd)), name + "[" + i + "]");
+            }
+        }
+    }
+
+    /** JiT's bottleneck patch embedding: the engine against SameDiff and central differences in float64, and back from its state_dict. */
+    @Test
+    void theBottleneckPatchEmbeddingsGradientsEqualSameDiffsAndFiniteDifferencesInFloat64() {
+        SiTConfig config = new SiTConfig(8, 4, 4, 32, 2, 4, 4.0, 10, false, 0.1, 6);
+        SiT sit = SiT.initialise(config, List.of(), Optional.empty(), DataType.DOUBLE, 17);
+        Nd4j.getRandom().setSeed(17);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
+        sit.loadStateDict(weights);
+        assertArrayEquals(new long[]{6, 4, 4, 4}, sit.parameter("x_embedder.proj1.weight").shape());
+        assertArrayEquals(new long[]{32, 6, 1, 1}, sit.parameter("x_embedder.proj2.weight").shape());
+        assertEquals(config, SiT.inferConfig(weights, 4, false), "the config comes back from the state_dict");
+
+        Map<String, INDArray> in = inputs(sit, 2, 18);
+        INDArray r = Nd4j.randn(DataType.DOUBLE, 2, 4, 8, 8);
+        SameDiff sd = SameDiff.create();
+        SiTOutputs o = build(sd, sit);
+        sd.setLossVariables(o.out().orElseThrow().mul(sd.constant(r)).sum());
+        Map<String, INDArray> expected = sd.calculateGradients(in, sit.trainableNames());
+        SiTEngine engine = new SiTEngine(sit);
+        INDArray out = engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow();
+        assertTrue(relativeError(out, sd.output(in, o.out().orElseThrow().name()).get(o.out().orElseThrow().name())) < 1e-12, "output");
+        Map<String, INDArray> got = engine.backward(Optional.of(r), Map.of(), Optional.empty());
+        for (String name : sit.trainableNames()) {
+            double err = relativeError(got.get(name), expected.get(name));
+            assertTrue(err < 1e-9, name + " gradient error " + err);
+        }
+        double h = 1e-6;
+        for (String name : List.of("x_embedder.proj1.weight", "x_embedder.proj2.weight", "x_embedder.proj2.bias")) {
+            INDArray p = sit.parameter(name).reshape(sit.parameter(name).length());
+            for (int i = 0; i < p.length(); i += Math.max(1, (int) p.length() / 9)) {
+                double keep = p.getDouble(i);
+                p.putScalar(i, keep + h);
+                double up = engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue();
+                p.putScalar(i, keep - h);
+                double down = engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue();
+                p.putScalar(i, keep);
+                double fd = (up - down) / (2 * h);
+                assertEquals(fd, got.get(name).reshape(p.length()).getDouble(i), 1e-6 * Math.max(1, Math.abs(fd)), name + "[" + i + "]");
+            }
+        }
+    }
 }

@@ -173,6 +173,12 @@ class SiTTrainerTest {
         return sit;
     }
 
+    /** The placeholders of the reference loss graphs: x_t, t, v and the one-hot conditioning labels, in float64. */
+    private static Map<String, INDArray> feed(SiT sit, TrainingBatch batch) {
+        return Map.of("x_t", batch.xt().castTo(DataType.DOUBLE), "t", batch.t().castTo(DataType.DOUBLE), "v", batch.v().castTo(DataType.DOUBLE),
+                "y", sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
+    }
+
     @Test
     void aStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
         LatentData d = data(16, 5);
@@ -204,9 +210,7 @@ class SiTTrainerTest {
                         : Losses.maskedMeanSquare(o.projections().get(0), sd.constant(fixedTarget), org.transcend.model.flow.Path.perSample(t, 3), window);
                 SDVariable total = flow.add(aux.mul(0.5));
                 sd.setLossVariables(total);
-                Map<String, INDArray> feed = Map.of("x_t", batch.xt().castTo(DataType.DOUBLE), "t", batch.t().castTo(DataType.DOUBLE),
-                        "v", batch.v().castTo(DataType.DOUBLE),
-                        "y", sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray()));
+                Map<String, INDArray> feed = feed(sit, batch);
                 Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
                 double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
 
@@ -219,5 +223,104 @@ class SiTTrainerTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aRepaStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
+        LatentData d = data(16, 6);
+        TrainingPlan p = plan(16, 8);
+        TrainingBatch batch = TrainingBatch.of(p, d, 0);
+        INDArray features = Nd4j.randn(DataType.DOUBLE, 16, TINY.tokens(), 24);
+        SiT sit = randomised(List.of(new ProjectorHead(2, 48, 24)), Optional.empty(), 33);
+        TrainerSettings s = new TrainerSettings(new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, 0.99, Prediction.VELOCITY, 5, 2);
+        SiTTrainer.Pass pass = new SiTTrainer(sit, p, d, s, new Objective.RepresentationAlignment(2, 0.5), TargetSource.perImage(features))
+                .pass(batch);
+
+        INDArray target = Nd4j.create(DataType.DOUBLE, 8, TINY.tokens(), 24);
+        for (int i = 0; i < 8; i++) target.slice(i).assign(features.slice(batch.slots().get(i).exampleIndex()));
+        SameDiff sd = SameDiff.create();
+        long[] image = {-1, TINY.inChannels(), TINY.inputSize(), TINY.inputSize()};
+        SDVariable xt = sd.placeHolder("x_t", DataType.DOUBLE, image);
+        SiTOutputs o = sit.build(sd, xt, sd.placeHolder("t", DataType.DOUBLE, -1), sd.placeHolder("y", DataType.DOUBLE, -1, TINY.labelRows()));
+        SDVariable total = Losses.meanSquare(o.out().orElseThrow(), sd.placeHolder("v", DataType.DOUBLE, image))
+                .add(Losses.negativeCosine(o.projections().get(0), sd.constant(target), 2).mul(0.5));
+        sd.setLossVariables(total);
+        Map<String, INDArray> feed = feed(sit, batch);
+        Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
+        double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
+
+        assertEquals(expectedTotal, pass.losses().get(SiTTrainer.LOSS), 1e-12 * Math.abs(expectedTotal), "total loss");
+        assertTrue(pass.losses().get(SiTTrainer.LOSS_REPA) > -1 && pass.losses().get(SiTTrainer.LOSS_REPA) < 1);
+        for (String name : sit.trainableNames()) {
+            double err = pass.gradients().get(name).sub(expected.get(name)).norm2Number().doubleValue()
+                    / expected.get(name).norm2Number().doubleValue();
+            assertTrue(err < 1e-9, "gradient of " + name + " relative error " + err);
+        }
+    }
+
+    /** SRA: the target is the EMA's block-3 features at t' (a constant to the loss), scored by negative cosine per token. */
+    @Test
+    void anSraStepsLossesAndGradientsEqualTheSameDiffLossGraphWithTheEmaTargetInFloat64() {
+        LatentData d = data(16, 7);
+        TrainingPlan p = plan(16, 8);
+        TrainingBatch batch = TrainingBatch.of(p, d, 0);
+        SiT sit = SiT.initialise(TINY, List.of(), Optional.empty(), Optional.of(new org.transcend.model.sit.SraHead(1, 64)), DataType.DOUBLE, 34);
+        Map<String, INDArray> w = sit.stateDict();
+        Nd4j.getRandom().setSeed(34);
+        for (String name : sit.trainableNames()) w.get(name).assign(Nd4j.randn(DataType.DOUBLE, w.get(name).shape()).muli(0.2));
+        sit.loadStateDict(w);
+        TrainerSettings s = new TrainerSettings(new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, 0.5, Prediction.VELOCITY, 5, 2);
+        SiTTrainer trainer = new SiTTrainer(sit, p, d, s, new Objective.SelfRepresentation(1, 3, 0.5, 0.2), null);
+
+        // before any step the EMA is the network itself: the target is its block 3 at t', on the same x0 and ε
+        INDArray tPrime = p.teacherTimes(batch.slots(), 0.2).castTo(DataType.DOUBLE);
+        INDArray xPrime = org.transcend.model.flow.Path.interpolate(batch.x0().castTo(DataType.DOUBLE), batch.eps().castTo(DataType.DOUBLE), tPrime);
+        INDArray y = sit.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray());
+        INDArray target = new org.transcend.model.sit.SiTEngine(sit.castTo(DataType.DOUBLE)).forward(xPrime, tPrime, y, 3, false, false).block(3).dup();
+        SiTTrainer.Pass pass = trainer.pass(batch);
+
+        SameDiff sd = SameDiff.create();
+        long[] image = {-1, TINY.inChannels(), TINY.inputSize(), TINY.inputSize()};
+        SiTOutputs o = sit.build(sd, sd.placeHolder("x_t", DataType.DOUBLE, image), sd.placeHolder("t", DataType.DOUBLE, -1),
+                sd.placeHolder("y", DataType.DOUBLE, -1, TINY.labelRows()));
+        SDVariable total = Losses.meanSquare(o.out().orElseThrow(), sd.placeHolder("v", DataType.DOUBLE, image))
+                .add(Losses.negativeCosine(o.sra().orElseThrow(), sd.constant(target), 2).mul(0.5));
+        sd.setLossVariables(total);
+        Map<String, INDArray> feed = feed(sit, batch);
+        Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
+        double expectedTotal = sd.output(feed, total.name()).get(total.name()).getDouble(0);
+        assertEquals(expectedTotal, pass.losses().get(SiTTrainer.LOSS), 1e-12 * Math.abs(expectedTotal), "total loss");
+        for (String name : sit.trainableNames()) {
+            double scale = expected.get(name).norm2Number().doubleValue();
+            double err = pass.gradients().get(name).sub(expected.get(name)).norm2Number().doubleValue() / scale;
+            assertTrue(err < 1e-9, "gradient of " + name + " relative error " + err);
+        }
+
+        // the teacher follows the EMA: after a step (decay 0.5) the same batch has another target, hence another loss
+        double before = pass.losses().get(SiTTrainer.LOSS_SRA);
+        trainer.step(batch);
+        Map<String, INDArray> ema = trainer.emaStateDict();
+        assertNotEquals(before, trainer.pass(batch).losses().get(SiTTrainer.LOSS_SRA));
+        assertNotEquals(w.get("blocks.0.attn.qkv.weight"), ema.get("blocks.0.attn.qkv.weight"));
+    }
+
+    @Test
+    void resumingAnSraRunGivesBitIdenticalWeights() throws Exception {
+        LatentData d = data(24, 8);
+        TrainingPlan p = plan(24, 8);
+        Objective sra = new Objective.SelfRepresentation(1, 3, 0.5, 0.2);
+        java.util.function.Supplier<SiT> fresh = () -> SiT.initialise(TINY, List.of(), Optional.empty(),
+                Optional.of(new org.transcend.model.sit.SraHead(1, 64)), DataType.FLOAT, 9);
+        SiTTrainer straight = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        for (int i = 0; i < 6; i++) straight.step();
+        SiTTrainer first = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        for (int i = 0; i < 3; i++) first.step();
+        Path file = dir.resolve("sra.safetensors");
+        first.checkpoint(Map.of()).save(file);
+        SiTTrainer resumed = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        resumed.restore(Checkpoint.load(file));
+        for (int i = 0; i < 3; i++) resumed.step();
+        Map<String, INDArray> a = straight.model().stateDict(), b = resumed.model().stateDict();
+        for (String k : a.keySet()) assertEquals(a.get(k), b.get(k), "weights of " + k);
     }
 }

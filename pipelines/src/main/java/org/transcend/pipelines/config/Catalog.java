@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-compare", "fmnist-jit", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -44,6 +44,8 @@ public final class Catalog {
     public static final Setting SIT_PATCH = add(Setting.integer("sit.patch", 2, 1, 16, "Patch size on the latent grid."));
     public static final Setting SIT_MLP_RATIO = add(Setting.real("sit.mlp-ratio", 4.0, 0.5, 16, "MLP hidden width / D."));
     public static final Setting SIT_QK_NORM = add(Setting.flag("sit.qk-norm", false, "LayerNorm on queries and keys per head."));
+    public static final Setting SIT_BOTTLENECK = add(Setting.integer("sit.bottleneck", 0, 0, 65536,
+            "JiT's low-rank patch embedding: patch (C*p*p) -> this width -> sit.hidden (x_embedder.proj1, proj2); 0: one linear map."));
     public static final Setting SIT_PREDICTION = add(Setting.choice("sit.prediction", "velocity", List.of("velocity", "x0"),
             "What the network predicts: the velocity, or x0 scored in v-space (JiT)."));
 
@@ -64,6 +66,12 @@ public final class Catalog {
             "Steps between preview grids (4 samples per class from fixed seeds, EMA weights, Euler ODE 50 steps) in the "
                     + "training stage's previews/ folder; 0 turns previews off."));
     public static final Setting TRAIN_LOG_EVERY = add(Setting.integer("train.log-every", 100, 1, Long.MAX_VALUE, "Steps between progress lines."));
+
+    public static final Setting TIME_SHIFT_ALPHA = add(Setting.real("time-shift.alpha", 1.0, 0.01, 100,
+            "RAE's time shift t_m = alpha t / (1 + (alpha - 1) t) on training times and the sampler's grid; 1 = none."));
+    public static final Setting TIME_SHIFT_BASE_DIM = add(Setting.integer("time-shift.base-dim", 0, 0, Long.MAX_VALUE,
+            "When > 0: alpha = sqrt(m / n) with m the values per model input (C*H*W) and n this base dimension (RAE: 4096); "
+                    + "0: time-shift.alpha as given."));
 
     public static final Setting MASK_LOW = add(Setting.real("mask.low", 0.4, 0, 1, "Low end of the t-mask of the alignment losses."));
     public static final Setting MASK_HIGH = add(Setting.real("mask.high", 0.7, 0, 1, "High end of the t-mask of the alignment losses."));
@@ -88,6 +96,30 @@ public final class Catalog {
     public static final Setting STUDENT_STOP_STEP = add(Setting.integer("student.stop-step", 100_000, 0, Long.MAX_VALUE,
             "The guided-feature loss is on for the first N steps only."));
 
+    public static final Setting REPA_FEATURES = add(Setting.text("repa.features", "",
+            "REPA: an .npz with 'ids' [N] (the imported images' ids) and 'features' [N, T, Dz] (per-patch features of each clean "
+                    + "image, T = the SiT's tokens); read by the repa-targets stage. A changed file needs a new path or --force repa-targets."));
+    public static final Setting REPA_BLOCK = add(Setting.integer("repa.block", 4, 1, 64,
+            "REPA: the block the projector reads (SiT-B: 4, SiT-L/XL: 8)."));
+    public static final Setting REPA_WEIGHT = add(Setting.real("repa.weight", 0.5, 0, 1e6,
+            "REPA: lambda, the weight of the negative-cosine alignment loss (no t-mask)."));
+    public static final Setting REPA_PROJECTOR_HIDDEN = add(Setting.integer("repa.projector-hidden", 2048, 1, 65536,
+            "REPA: hidden width of the projector MLP (D -> h -> h -> Dz, SiLU)."));
+
+    public static final Setting SRA_STUDENT_BLOCK = add(Setting.integer("sra.student-block", 3, 1, 64,
+            "SRA: the student block its head reads (SiT-B: 3)."));
+    public static final Setting SRA_TEACHER_BLOCK = add(Setting.integer("sra.teacher-block", 8, 1, 64,
+            "SRA: the block of the EMA teacher whose features are the target (SiT-B: 8)."));
+    public static final Setting SRA_WEIGHT = add(Setting.real("sra.weight", 0.5, 0, 1e6,
+            "SRA: the weight of the negative-cosine alignment loss."));
+    public static final Setting SRA_MAX_GAP = add(Setting.real("sra.max-gap", 0.2, 0, 1,
+            "SRA: the EMA teacher sees less noise, t' = max(0, t - U[0, gap))."));
+    public static final Setting SRA_HEAD_HIDDEN = add(Setting.integer("sra.head-hidden", 0, 0, 65536,
+            "SRA: hidden width of the head (D -> h -> D, SiLU); 0: twice sit.hidden, as SRA."));
+
+    public static final Setting LATENTS_SPACE = add(Setting.choice("latents.space", "vae", List.of("vae", "pixels"),
+            "vae: the SiT works on VAE latents; pixels: JiT's pixel space, no VAE: the 'latents' are the images in [-1, 1], "
+                    + "padded (black, centred) to vae.resolution, with scale 1."));
     public static final Setting VAE_WEIGHTS = add(Setting.text("vae.weights", "",
             "An SD-VAE safetensors file (LDM or diffusers naming); empty: the pipeline trains a small VAE."));
 
@@ -111,9 +143,20 @@ public final class Catalog {
     public static final Setting SAMPLE_STEPS = add(Setting.integer("sample.steps", 250, 1, 100_000, "Sampler steps."));
     public static final Setting SAMPLE_COUNT = add(Setting.integer("sample.count", 50_000, 1, Long.MAX_VALUE, "Number of samples."));
     public static final Setting SAMPLE_SHARDS = add(Setting.integer("sample.shards", 8, 1, 100_000, "Seed shards sampled in parallel (does not change the samples)."));
+    public static final Setting SAMPLE_CHECKPOINT_STEP = add(Setting.integer("sample.checkpoint-step", 0, 0, Long.MAX_VALUE,
+            "Sample the model as it was after this many steps (a checkpoint the training stage kept, every "
+                    + "train.checkpoint-every steps and at the end); 0: the final model."));
     public static final Setting SAMPLE_CFG_SCALE = add(Setting.real("sample.cfg-scale", 1.0, 0, 100, "Classifier-free guidance scale (1 = none)."));
     public static final Setting SAMPLE_CFG_LOW = add(Setting.real("sample.cfg-low", 0.0, 0, 1, "Guidance interval low end in t."));
     public static final Setting SAMPLE_CFG_HIGH = add(Setting.real("sample.cfg-high", 1.0, 0, 1, "Guidance interval high end in t."));
+
+    // ---- compare ----
+    public static final Setting COMPARE_RECIPES = add(Setting.text("compare.recipes", "vanilla,vae-align,repa,sra,self-transcendence",
+            "The recipes `transcend run compare` trains on one plan and budget (student.steps), comma-separated: vanilla, vae-align, "
+                    + "repa, sra, self-transcendence."));
+    public static final Setting COMPARE_EVAL_EVERY = add(Setting.integer("compare.eval-every", 0, 0, Long.MAX_VALUE,
+            "compare: evaluate each recipe after every N steps and at the end; a multiple of train.checkpoint-every; "
+                    + "0: every train.checkpoint-every steps."));
 
     // ---- eval ----
     public static final Setting EVAL_FEATURES = add(Setting.choice("eval.features", "classifier", List.of("classifier", "inception", "pixels"),
@@ -145,13 +188,19 @@ public final class Catalog {
         }
         int depth = s.getInt(SIT_DEPTH.key());
         for (Setting block : List.of(WARMUP_BLOCK, TEACHER_BLOCK, STUDENT_BLOCK)) {
-            if (s.getInt(block.key()) > depth) {
-                throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
-            }
+            blockWithinDepth(s, block);
         }
         if (s.getInt(SIT_HIDDEN.key()) % s.getInt(SIT_HEADS.key()) != 0) {
             throw new ConfigException("sit.heads is " + s.getInt(SIT_HEADS.key()) + "; accepted: a divisor of sit.hidden ("
                     + s.getInt(SIT_HIDDEN.key()) + ")");
+        }
+        if (s.getLong(TIME_SHIFT_BASE_DIM.key()) > 0 && s.getDouble(TIME_SHIFT_ALPHA.key()) != 1.0) {
+            throw new ConfigException("time-shift.alpha is " + s.getDouble(TIME_SHIFT_ALPHA.key()) + " and time-shift.base-dim is "
+                    + s.getLong(TIME_SHIFT_BASE_DIM.key()) + "; accepted: one of them (alpha given directly, or computed from the base dimension)");
+        }
+        if (s.get(LATENTS_SPACE.key()).equals("pixels") && !s.get(VAE_WEIGHTS.key()).isBlank()) {
+            throw new ConfigException("latents.space is pixels but vae.weights is " + s.get(VAE_WEIGHTS.key())
+                    + "; accepted: no VAE weights in pixel space (or latents.space=vae)");
         }
         lowNotAboveHigh(s, MASK_LOW, MASK_HIGH);
         lowNotAboveHigh(s, SAMPLE_CFG_LOW, SAMPLE_CFG_HIGH);
@@ -159,6 +208,17 @@ public final class Catalog {
             org.transcend.model.flow.TimeDistribution.parse(s.get(TRAIN_TIME.key()));
         } catch (IllegalArgumentException e) {
             throw new ConfigException(TRAIN_TIME.key() + " is '" + s.get(TRAIN_TIME.key()) + "'; accepted: uniform, logit-normal(mean,std)");
+        }
+    }
+
+    /**
+     * Throws unless the block setting names a block of the SiT. The blocks of the other recipes are checked by the
+     * pipelines that use them, so their paper defaults do not stop a shallower model's other recipes.
+     */
+    public static void blockWithinDepth(Settings s, Setting block) {
+        int depth = s.getInt(SIT_DEPTH.key());
+        if (s.getInt(block.key()) > depth) {
+            throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
         }
     }
 

@@ -65,7 +65,18 @@ public final class Settings {
         return of(m, presetName);
     }
 
+    /** The key of a preset that builds on another: {@code base: fmnist-quick} takes that preset's values first. */
+    static final String BASE = "base";
+
     static Map<String, String> loadPreset(String preset) {
+        return loadPreset(preset, new java.util.ArrayList<>());
+    }
+
+    private static Map<String, String> loadPreset(String preset, List<String> chain) {
+        if (chain.contains(preset)) {
+            throw new ConfigException("preset " + preset + " builds on itself through " + String.join(" -> ", chain) + "; accepted: a chain of bases without a loop");
+        }
+        chain.add(preset);
         JsonNode root;
         try (InputStream in = openPreset(preset)) {
             root = YAML.readTree(in);
@@ -74,7 +85,11 @@ public final class Settings {
         }
         Map<String, String> flat = new LinkedHashMap<>();
         if (root != null) flatten("", root, flat);
-        return flat;
+        String base = flat.remove(BASE);
+        if (base == null) return flat;
+        Map<String, String> merged = new LinkedHashMap<>(loadPreset(base, chain));
+        merged.putAll(flat);
+        return merged;
     }
 
     private static InputStream openPreset(String preset) throws IOException {
@@ -130,6 +145,14 @@ public final class Settings {
         SortedMap<String, String> m = new TreeMap<>();
         for (String k : keys) m.put(k, get(k));
         return m;
+    }
+
+    /**
+     * The keys among {@code keys} whose value differs from the catalog default. A setting added with a default that
+     * changes nothing enters cache keys through this only when set, so artifacts built before it existed still match.
+     */
+    public List<String> changedFromDefault(List<String> keys) {
+        return keys.stream().filter(k -> !get(k).equals(Catalog.ALL.get(k).canonical(Catalog.ALL.get(k).defaultValue()))).toList();
     }
 
     public SortedMap<String, String> values() {

@@ -29,7 +29,7 @@ import static org.transcend.pipelines.config.Catalog.*;
 /**
  * Encodes the imported images with the VAE into LatentRecords, then writes LatentStats: per-channel statistics of
  * the posterior means and the latent scale (0.18215 for SD-VAE weights, 1/std of the posterior means for a VAE
- * trained here).
+ * trained here, 1 in pixel space).
  */
 public final class EncodeLatentsStep implements PipelineStage {
 
@@ -59,7 +59,9 @@ public final class EncodeLatentsStep implements PipelineStage {
 
     @Override
     public List<String> settingKeys(Settings s) {
-        return List.of(VAE_WEIGHTS.key(), VAE_RESOLUTION.key());
+        List<String> keys = new ArrayList<>(VaeChoice.settingKeys(s));
+        keys.add(VAE_RESOLUTION.key());
+        return keys;
     }
 
     @Override
@@ -81,12 +83,13 @@ public final class EncodeLatentsStep implements PipelineStage {
         Handoffs.write(encoded.get(EncodeLatents.DEAD_LETTERS), DeadLetter.class, ctx.outputDir(), "dead-letters", 1);
         Map<String, Long> counts = BeamRuns.runAndCount(p, EncodeLatents.NAMESPACE);
         counts.putIfAbsent("dead_letters", 0L);
-        LatentStats stats = stats(ctx, VaeChoice.userWeights(s));
+        LatentStats stats = stats(ctx, VaeChoice.userWeights(s) ? SD_VAE_SCALE : VaeChoice.pixelSpace(s) ? 1.0 : 0);
         writeJson(ctx.outputDir() + Latents.STATS, ArtifactStore.toJson(stats));
         return new StageOutcome(counts, Map.of("latent_scale", stats.getScale()));
     }
 
-    private static LatentStats stats(StageContext ctx, boolean sdVae) throws Exception {
+    /** The statistics of the posterior means, with {@code scale}, or 1/std of the means when it is 0. */
+    private static LatentStats stats(StageContext ctx, double scale) throws Exception {
         LatentData d = Latents.posteriors(ctx.outputDir());
         long c = d.mean().size(1);
         List<Double> mean = new ArrayList<>(), std = new ArrayList<>();
@@ -96,7 +99,7 @@ public final class EncodeLatentsStep implements PipelineStage {
             std.add(x.stdNumber().doubleValue());
         }
         double globalStd = d.mean().stdNumber().doubleValue();
-        return new LatentStats(d.size(), mean, std, sdVae ? SD_VAE_SCALE : 1.0 / globalStd, 0.0);
+        return new LatentStats(d.size(), mean, std, scale != 0 ? scale : 1.0 / globalStd, 0.0);
     }
 
     private static void writeJson(String path, byte[] json) throws Exception {

@@ -17,6 +17,7 @@ import org.transcend.stages.latents.Latents;
 import org.transcend.stages.sampling.Images;
 import org.transcend.stages.sampling.Sample;
 import org.transcend.stages.sampling.SampleSpec;
+import org.transcend.stages.training.Checkpoints;
 import org.transcend.stages.training.TrainSiT;
 
 import java.nio.file.Files;
@@ -67,6 +68,8 @@ public final class SampleStep implements PipelineStage {
         List<String> keys = new ArrayList<>(List.of(SAMPLE_METHOD.key(), SAMPLE_STEPS.key(), SAMPLE_COUNT.key(),
                 SAMPLE_CFG_SCALE.key(), SAMPLE_CFG_LOW.key(), SAMPLE_CFG_HIGH.key(), RUN_SEED.key()));
         keys.addAll(VaeChoice.settingKeys(s));
+        keys.addAll(SiTRuns.timeShiftKeys(s));
+        keys.addAll(s.changedFromDefault(List.of(SAMPLE_CHECKPOINT_STEP.key())));
         return keys;
     }
 
@@ -79,7 +82,7 @@ public final class SampleStep implements PipelineStage {
 
     @Override
     public StageOutcome build(StageContext ctx) throws Exception {
-        SampleSpec spec = spec(ctx, modelStage, ctx.upstreamDir(modelStage) + TrainSiT.MODEL_FILE);
+        SampleSpec spec = spec(ctx, checkpoint(ctx.upstreamDir(modelStage), ctx.settings().getLong(SAMPLE_CHECKPOINT_STEP.key())));
         Pipeline p = Pipeline.create(ctx.options());
         Handoffs.write(p.apply(new Sample(spec).setResourceHints(ctx.networkHints())), SampleRecord.class, ctx.outputDir(), "samples",
                 Math.min(spec.shards(), 16));
@@ -92,21 +95,32 @@ public final class SampleStep implements PipelineStage {
     }
 
     /**
-     * The sampling settings applied to the checkpoint of {@code modelStage} (whose heads it names), with this
-     * pipeline's VAE and latent statistics; the context needs the encode stage and the VAE choice upstream.
+     * The sampling settings applied to a checkpoint of any recipe, with this pipeline's VAE and latent statistics;
+     * the context needs the encode stage and the VAE choice upstream.
      */
-    static SampleSpec spec(StageContext ctx, String modelStage, String checkpoint) throws Exception {
+    static SampleSpec spec(StageContext ctx, String checkpoint) throws Exception {
         Settings s = ctx.settings();
         Latents.Shape shape = LatentFacts.shape(ctx);
         LatentStats stats = LatentFacts.stats(ctx);
-        int projectorBlock = modelStage.equals(TrainSiTStep.STUDENT) ? s.getInt(STUDENT_BLOCK.key()) : 0;
-        int alignBlock = modelStage.equals(TrainSiTStep.WARMUP) ? s.getInt(WARMUP_BLOCK.key()) : 0;
-        return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()),
-                s.getBoolean(SIT_QK_NORM.key()), projectorBlock, alignBlock, s.get(SIT_PREDICTION.key()),
+        return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),
-                s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx));
+                s.getInt(SAMPLE_SHARDS.key()), s.getLong(RUN_SEED.key()), shape.numClasses(), VaeChoice.cropTo(ctx),
+                SiTRuns.timeShift(s, shape));
+    }
+
+    /** The final model, or the checkpoint of {@code step} when it is not 0; a missing checkpoint is named with the ones there are. */
+    private String checkpoint(String trainingDir, long step) throws Exception {
+        if (step == 0) return trainingDir + TrainSiT.MODEL_FILE;
+        String path = Checkpoints.path(trainingDir, step);
+        if (LocalCopies.list(path).isEmpty()) {
+            List<String> kept = Checkpoints.all(trainingDir);
+            throw new IllegalArgumentException("sample.checkpoint-step is " + step + " but " + modelStage + " kept no checkpoint of that step in "
+                    + trainingDir + "; it kept " + kept.stream().map(f -> f.substring(f.lastIndexOf('/') + 1)).toList()
+                    + " (every train.checkpoint-every steps when it was built, and at its end)");
+        }
+        return path;
     }
 
     /**

@@ -52,6 +52,7 @@ public final class TeacherTargetsStep implements PipelineStage {
         // The plan steps covered: min(student.steps, student.stop-step), both enter through their values.
         keys.add(STUDENT_STEPS.key());
         keys.add(STUDENT_STOP_STEP.key());
+        keys.addAll(SiTRuns.timeShiftKeys(s));
         return keys;
     }
 

@@ -10,6 +10,7 @@ import org.transcend.pipelines.config.Settings;
 import org.transcend.schemas.CheckpointMeta;
 import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.latents.Latents;
+import org.transcend.stages.representation.PatchFeatureTargets;
 import org.transcend.stages.teacher.TeacherSpec;
 import org.transcend.stages.training.SiTRun;
 import org.transcend.stages.training.TrainSiT;
@@ -23,15 +24,19 @@ import static org.transcend.pipelines.config.Catalog.*;
 
 /**
  * The SiT training stages: {@code warmup-align} (stage (a), the teacher), {@code train-student} (stage (b), guided by
- * the teacher's cached or online features) and {@code train-baseline} (vanilla SiT on the same plan).
+ * the teacher's cached or online features), {@code train-baseline} (vanilla SiT on the same plan) and the other
+ * recipes on the student's plan and budget: {@code train-repa} and {@code train-sra}. One stage, {@link TrainSiT}; the kind picks its
+ * objective and targets.
  */
 public final class TrainSiTStep implements PipelineStage {
 
-    public enum Kind { WARMUP, STUDENT, BASELINE }
+    public enum Kind { WARMUP, STUDENT, BASELINE, REPA, SRA }
 
     public static final String WARMUP = "warmup-align";
     public static final String STUDENT = "train-student";
     public static final String BASELINE = "train-baseline";
+    public static final String REPA = "train-repa";
+    public static final String SRA = "train-sra";
 
     /** Samples of each class in a preview grid. */
     static final int PREVIEW_PER_CLASS = 4;
@@ -55,6 +60,14 @@ public final class TrainSiTStep implements PipelineStage {
         return new TrainSiTStep(Kind.BASELINE, false, s);
     }
 
+    public static TrainSiTStep repa(Settings s) {
+        return new TrainSiTStep(Kind.REPA, false, s);
+    }
+
+    public static TrainSiTStep sra(Settings s) {
+        return new TrainSiTStep(Kind.SRA, false, s);
+    }
+
     public static TrainSiTStep student(Settings s) {
         return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"), s);
     }
@@ -65,6 +78,8 @@ public final class TrainSiTStep implements PipelineStage {
             case WARMUP -> WARMUP;
             case STUDENT -> STUDENT;
             case BASELINE -> BASELINE;
+            case REPA -> REPA;
+            case SRA -> SRA;
         };
     }
 
@@ -80,7 +95,7 @@ public final class TrainSiTStep implements PipelineStage {
 
     @Override
     public List<String> settingKeys(Settings s) {
-        List<String> keys = new ArrayList<>(SiTRuns.networkAndPlanKeys());
+        List<String> keys = new ArrayList<>(SiTRuns.networkAndPlanKeys(s));
         switch (kind) {
             case WARMUP -> keys.addAll(List.of(WARMUP_STEPS.key(), WARMUP_BLOCK.key(), WARMUP_WEIGHT.key(), WARMUP_HEAD_HIDDEN.key(),
                     MASK_LOW.key(), MASK_HIGH.key()));
@@ -88,6 +103,9 @@ public final class TrainSiTStep implements PipelineStage {
                     STUDENT_PROJECTOR_HIDDEN.key(), STUDENT_STOP_STEP.key(), MASK_LOW.key(), MASK_HIGH.key(),
                     TEACHER_BLOCK.key(), TEACHER_GUIDANCE.key(), TEACHER_MODE.key()));
             case BASELINE -> keys.add(STUDENT_STEPS.key());
+            case REPA -> keys.addAll(List.of(STUDENT_STEPS.key(), REPA_BLOCK.key(), REPA_WEIGHT.key(), REPA_PROJECTOR_HIDDEN.key()));
+            case SRA -> keys.addAll(List.of(STUDENT_STEPS.key(), SRA_STUDENT_BLOCK.key(), SRA_TEACHER_BLOCK.key(), SRA_WEIGHT.key(),
+                    SRA_MAX_GAP.key(), SRA_HEAD_HIDDEN.key()));
         }
         return keys;
     }
@@ -97,7 +115,11 @@ public final class TrainSiTStep implements PipelineStage {
     public List<String> upstream() {
         List<String> up = new ArrayList<>(List.of(SiTRuns.ENCODE));
         up.addAll(vaeUpstream);
-        if (kind == Kind.STUDENT) up.add(cachedTargets ? TeacherTargetsStep.NAME : WARMUP);
+        switch (kind) {
+            case STUDENT -> up.add(cachedTargets ? TeacherTargetsStep.NAME : WARMUP);
+            case REPA -> up.add(RepaTargetsStep.NAME);
+            default -> { }
+        }
         return up;
     }
 
@@ -111,6 +133,12 @@ public final class TrainSiTStep implements PipelineStage {
         switch (kind) {
             case WARMUP -> run = SiTRuns.warmup(s, shape);
             case BASELINE -> run = SiTRuns.baseline(s, shape);
+            case SRA -> run = SiTRuns.sra(s, shape);
+            case REPA -> {
+                String features = ctx.upstreamDir(RepaTargetsStep.NAME);
+                run = SiTRuns.repa(s, shape, fittingFeatureDim(PatchFeatureTargets.shape(features), shape, s));
+                targets = TrainSiT.Targets.perImage(features);
+            }
             default -> {
                 run = SiTRuns.student(s, shape);
                 targets = cachedTargets
@@ -119,12 +147,27 @@ public final class TrainSiTStep implements PipelineStage {
             }
         }
         Pipeline p = Pipeline.create(ctx.options());
-        TrainSiT.Preview preview = new TrainSiT.Preview(SampleStep.spec(ctx, name(), "").preview(PREVIEW_PER_CLASS),
+        TrainSiT.Preview preview = new TrainSiT.Preview(SampleStep.spec(ctx, "").preview(PREVIEW_PER_CLASS),
                 s.getLong(TRAIN_PREVIEW_EVERY.key()));
         Handoffs.write(p.apply(new TrainSiT(name(), run, latents, ctx.outputDir(), targets, preview).setResourceHints(ctx.networkHints())),
                 CheckpointMeta.class, ctx.outputDir(), "checkpoint-meta", 1);
         Map<String, Long> counts = new TreeMap<>(BeamRuns.runAndCount(p, name()));
         return new StageOutcome(counts, Map.of());
+    }
+
+    /**
+     * REPA's feature width Dz, once the file's tokens per image are known to be the SiT's: T = (latent size / patch)²,
+     * in the row-major order of the patch grid.
+     */
+    static int fittingFeatureDim(long[] tokensByDim, Latents.Shape shape, Settings s) {
+        int patch = s.getInt(SIT_PATCH.key());
+        long grid = shape.size() / patch;
+        if (tokensByDim[0] != grid * grid) {
+            throw new IllegalArgumentException("repa.features has " + tokensByDim[0] + " tokens per image, but the SiT sees "
+                    + grid * grid + " (latents " + shape.size() + "x" + shape.size() + ", sit.patch " + patch + ": a " + grid + "x" + grid
+                    + " grid); accepted: features [N, " + grid * grid + ", Dz], e.g. patch tokens pooled to " + grid + "x" + grid);
+        }
+        return Math.toIntExact(tokensByDim[1]);
     }
 
     /** The warmup's raw weights as the frozen teacher, with the extraction settings k_t and w. */

@@ -49,6 +49,11 @@ public final class TrainVaeStep implements PipelineStage {
         return List.of(ImportImages.STAGE);
     }
 
+    /** Whether a pipeline on these settings trains its own VAE (no vae.weights, not in pixel space). */
+    public static boolean needed(Settings s) {
+        return VaeChoice.trained(s);
+    }
+
     static int channels(Settings s) {
         return s.get(DATA_SOURCE.key()).equals("fashion-mnist") ? 1 : s.get(DATA_SOURCE.key()).equals("cifar10") ? 3 : s.getInt(DATA_CHANNELS.key());
     }

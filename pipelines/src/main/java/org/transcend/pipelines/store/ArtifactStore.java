@@ -40,6 +40,7 @@ public final class ArtifactStore {
 
     public static final String MANIFEST = "_MANIFEST";
     private static final String RUNS = "_runs";
+    private static final String COMPARE = "_compare";
     private static final String PARTIAL = ".partial-";
 
     private static final long LEASE_POLL_MILLIS = 500;
@@ -176,6 +177,13 @@ public final class ArtifactStore {
 
     public void writeRun(RunRecord run) throws IOException {
         writeAtomically(root + "/" + RUNS + "/" + run.getRunId() + ".json", toJson(run));
+    }
+
+    /** Writes a comparison's files into {@code <root>/_compare/<id>/} and returns that directory. */
+    public String writeComparison(String id, Map<String, byte[]> files) throws IOException {
+        String dir = root + "/" + COMPARE + "/" + id + "/";
+        for (Map.Entry<String, byte[]> f : files.entrySet()) writeAtomically(dir + f.getKey(), f.getValue());
+        return dir;
     }
 
     public List<RunRecord> runs() {

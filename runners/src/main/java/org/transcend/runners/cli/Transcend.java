@@ -4,7 +4,9 @@ import org.apache.beam.sdk.io.FileSystems;
 import org.apache.beam.sdk.options.PipelineOptions;
 import org.transcend.pipelines.Orchestrator;
 import org.transcend.pipelines.Pipelines;
+import org.transcend.pipelines.compare.Comparison;
 import org.transcend.pipelines.config.Catalog;
+import org.transcend.pipelines.config.ConfigException;
 import org.transcend.pipelines.config.Setting;
 import org.transcend.pipelines.config.Settings;
 import org.transcend.pipelines.store.ArtifactStore;
@@ -121,20 +123,39 @@ public final class Transcend {
                 + "local disk and print the job graphs, offline and without credentials; nothing runs and the store is not read.")
         boolean dryRun;
 
+        @Option(names = "--recipes", description = "compare only: the recipes to race, comma-separated (sets compare.recipes), "
+                + "e.g. vanilla,vae-align,repa,sra,self-transcendence.")
+        String recipes;
+
         @Mixin
         Common common;
 
         @Override
         public Integer call() throws Exception {
             PrintStream out = System.out;
+            if (recipes != null) {
+                if (!pipelines.contains(COMPARE)) throw new ConfigException("--recipes belongs to `transcend run compare`");
+                common.overrides.add(Catalog.COMPARE_RECIPES.key() + "=" + recipes);
+            }
             if (dryRun) return dryRun(out);
             Orchestrator orchestrator = common.orchestrator(out);
             List<RunRecord> runs = new ArrayList<>();
+            List<Comparison.Result> comparisons = new ArrayList<>();
             for (String pipeline : pipelines) {
-                runs.add(orchestrator.run(pipeline, new LinkedHashSet<>(force), Set.of()));
+                if (pipeline.equals(COMPARE)) {
+                    if (!force.isEmpty()) throw new ConfigException("--force does not apply to compare; force the stage in the recipe's own pipeline");
+                    comparisons.add(Comparison.run(orchestrator.store(), common.settings(), common.options(), out));
+                } else {
+                    runs.add(orchestrator.run(pipeline, new LinkedHashSet<>(force), Set.of()));
+                }
             }
             for (RunRecord run : runs) Summary.print(out, run, common.store);
             Summary.compare(out, runs);
+            for (Comparison.Result c : comparisons) {
+                out.println();
+                out.print(c.table());
+                out.println("table, CSV, JSON and plot in " + c.outputDir());
+            }
             return 0;
         }
 
@@ -229,9 +250,13 @@ public final class Transcend {
         }
     }
 
+    /** The pipeline that races recipes (see {@link Comparison}); it runs the others, so it is not one of {@link Pipelines}. */
+    static final String COMPARE = "compare";
+
     static final class PipelineNames extends ArrayList<String> {
         PipelineNames() {
             super(Pipelines.names());
+            add(COMPARE);
         }
     }
 }

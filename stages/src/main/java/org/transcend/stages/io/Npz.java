@@ -164,26 +164,47 @@ public final class Npz {
 
     /** Writes the arrays, in the map's order, as {@code <name>.npy} entries stored uncompressed (as np.savez does). */
     public static void write(Path file, Map<String, Array> arrays) throws IOException {
+        write(file, arrays, Map.of());
+    }
+
+    /**
+     * Writes the arrays and then the 1-d text arrays ({@code <U}, as {@code np.array(list_of_str)} stores them), each
+     * as a {@code <name>.npy} entry stored uncompressed, as np.savez does.
+     */
+    public static void write(Path file, Map<String, Array> arrays, Map<String, List<String>> texts) throws IOException {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);
         try (ZipOutputStream zip = new ZipOutputStream(new BufferedOutputStream(Files.newOutputStream(file)))) {
             for (Map.Entry<String, Array> e : arrays.entrySet()) {
-                byte[] header = header(e.getValue().dtype(), e.getValue().shape());
-                byte[] data = e.getValue().data();
-                CRC32 crc = new CRC32();
-                crc.update(header);
-                crc.update(data);
-                ZipEntry entry = new ZipEntry(e.getKey() + ".npy");
-                entry.setMethod(ZipEntry.STORED);
-                entry.setSize((long) header.length + data.length);
-                entry.setCompressedSize(entry.getSize());
-                entry.setCrc(crc.getValue());
-                zip.putNextEntry(entry);
-                zip.write(header);
-                zip.write(data);
-                zip.closeEntry();
+                entry(zip, e.getKey(), header(e.getValue().dtype(), e.getValue().shape()), e.getValue().data());
+            }
+            for (Map.Entry<String, List<String>> e : texts.entrySet()) {
+                List<String> values = e.getValue();
+                int chars = Math.max(1, values.stream().mapToInt(v -> v.codePointCount(0, v.length())).max().orElse(1));
+                ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.size(), chars * 4)).order(ByteOrder.LITTLE_ENDIAN);
+                for (String v : values) {
+                    int[] cps = v.codePoints().toArray();
+                    for (int k = 0; k < chars; k++) b.putInt(k < cps.length ? cps[k] : 0);
+                }
+                entry(zip, e.getKey(), header("{'descr': '<U" + chars + "', 'fortran_order': False, 'shape': (" + values.size() + ",), }"),
+                        b.array());
             }
         }
+    }
+
+    private static void entry(ZipOutputStream zip, String name, byte[] header, byte[] data) throws IOException {
+        CRC32 crc = new CRC32();
+        crc.update(header);
+        crc.update(data);
+        ZipEntry entry = new ZipEntry(name + ".npy");
+        entry.setMethod(ZipEntry.STORED);
+        entry.setSize((long) header.length + data.length);
+        entry.setCompressedSize(entry.getSize());
+        entry.setCrc(crc.getValue());
+        zip.putNextEntry(entry);
+        zip.write(header);
+        zip.write(data);
+        zip.closeEntry();
     }
 
     /**
@@ -214,6 +235,15 @@ public final class Npz {
 
     /** One {@code .npy} stream: version 1, 2 or 3 header, then the elements. */
     static Array readNpy(InputStream in, String where) throws IOException {
+        Header h = readHeader(in, where);
+        Dtype dtype = Dtype.ofDescr(h.descr(), where);
+        return new Array(dtype, h.shape(), readData(in, h, dtype.width, where));
+    }
+
+    /** What an {@code .npy} header says: the dtype descriptor and the shape (C order; Fortran order is refused). */
+    private record Header(String descr, long[] shape) {}
+
+    private static Header readHeader(InputStream in, String where) throws IOException {
         byte[] magic = in.readNBytes(8);
         if (magic.length < 8 || !Arrays.equals(Arrays.copyOf(magic, 6), MAGIC)) {
             throw new IllegalArgumentException(where + " is not an .npy array (no \\x93NUMPY magic)");
@@ -234,23 +264,85 @@ public final class Npz {
         if (!descr.find() || !fortran.find() || !shapeText.find()) {
             throw new IllegalArgumentException(where + " has an unreadable .npy header: " + header.strip());
         }
-        Dtype dtype = Dtype.ofDescr(descr.group(1), where);
         long[] shape = Arrays.stream(shapeText.group(1).split(",")).map(String::strip).filter(s -> !s.isEmpty())
                 .mapToLong(Long::parseLong).toArray();
         if (fortran.group(1).equals("True") && shape.length > 1) {
             throw new IllegalArgumentException(where + " is stored in Fortran order; accepted: C order "
                     + "(np.ascontiguousarray before saving)");
         }
-        long bytes = elements(shape) * dtype.width;
+        return new Header(descr.group(1), shape);
+    }
+
+    private static byte[] readData(InputStream in, Header h, int width, String where) throws IOException {
+        long bytes = elements(h.shape()) * width;
         if (bytes > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException(where + " holds " + bytes + " bytes; one array is limited to 2 GiB");
         }
         byte[] data = in.readNBytes((int) bytes);
         if (data.length != bytes) {
-            throw new IllegalArgumentException(where + " is truncated: its shape " + Arrays.toString(shape) + " needs "
-                    + bytes + " bytes of " + dtype.descr + ", found " + data.length);
+            throw new IllegalArgumentException(where + " is truncated: its shape " + Arrays.toString(h.shape()) + " needs "
+                    + bytes + " bytes of " + h.descr() + ", found " + data.length);
         }
-        return new Array(dtype, shape, data);
+        return data;
+    }
+
+    private static final Pattern UNICODE = Pattern.compile("<U(\\d+)");
+    private static final Pattern BYTES = Pattern.compile("\\|S(\\d+)");
+
+    /**
+     * A 1-d array of text, as {@code np.array(list_of_str)} makes it ({@code <U} fixed-width UTF-32) or as bytes
+     * ({@code |S}, read as UTF-8); trailing NULs are padding and are dropped.
+     */
+    public static List<String> readStrings(Path file, String name) throws IOException {
+        String where = file + " array '" + name + "'";
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            ZipEntry entry = zip.getEntry(name + ".npy");
+            if (entry == null) {
+                throw new IllegalArgumentException(file + " has no array '" + name + "'; it holds "
+                        + zip.stream().map(e -> e.getName().replaceFirst("\\.npy$", "")).toList());
+            }
+            try (InputStream in = zip.getInputStream(entry)) {
+                Header h = readHeader(in, where);
+                Matcher unicode = UNICODE.matcher(h.descr()), bytes = BYTES.matcher(h.descr());
+                boolean wide = unicode.matches();
+                if (!wide && !bytes.matches()) {
+                    throw new IllegalArgumentException(where + " has dtype '" + h.descr() + "'; accepted: text, '<U<n>' or '|S<n>'");
+                }
+                if (h.shape().length != 1) {
+                    throw new IllegalArgumentException(where + " has shape " + Arrays.toString(h.shape()) + "; accepted: one dimension [N]");
+                }
+                int chars = Integer.parseInt(wide ? unicode.group(1) : bytes.group(1));
+                int width = wide ? 4 * chars : chars;
+                byte[] data = readData(in, h, width, where);
+                List<String> out = new java.util.ArrayList<>();
+                for (int i = 0; i < h.shape()[0]; i++) {
+                    int end = width;
+                    // padding is whole NUL characters at the end
+                    while (end > 0 && isNul(data, i * width + end - (wide ? 4 : 1), wide)) end -= wide ? 4 : 1;
+                    out.add(new String(data, i * width, end, wide ? java.nio.charset.Charset.forName("UTF-32LE") : StandardCharsets.UTF_8));
+                }
+                return out;
+            }
+        }
+    }
+
+    private static boolean isNul(byte[] data, int at, boolean wide) {
+        if (!wide) return data[at] == 0;
+        return data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 0 && data[at + 3] == 0;
+    }
+
+    /**
+     * The shape of one array, read from its header alone (the elements are not read), or empty when the file
+     * has no such array.
+     */
+    public static java.util.Optional<long[]> shape(Path file, String name) throws IOException {
+        try (ZipFile zip = new ZipFile(file.toFile())) {
+            ZipEntry entry = zip.getEntry(name + ".npy");
+            if (entry == null) return java.util.Optional.empty();
+            try (InputStream in = zip.getInputStream(entry)) {
+                return java.util.Optional.of(readHeader(in, file + " array '" + name + "'").shape());
+            }
+        }
     }
 
     /** A version 1.0 header, padded with spaces so the data starts at a multiple of 64 bytes, as NumPy pads it. */
@@ -260,7 +352,10 @@ public final class Npz {
         if (shape.length == 1) tuple.setLength(tuple.length() - 1);
         else if (shape.length > 1) tuple.setLength(tuple.length() - 2);
         tuple.append(")");
-        String dict = "{'descr': '" + dtype.descr + "', 'fortran_order': False, 'shape': " + tuple + ", }";
+        return header("{'descr': '" + dtype.descr + "', 'fortran_order': False, 'shape': " + tuple + ", }");
+    }
+
+    private static byte[] header(String dict) {
         int unpadded = MAGIC.length + 2 + 2 + dict.length() + 1;
         int padded = (unpadded + 63) / 64 * 64;
         String text = dict + " ".repeat(padded - unpadded) + "\n";

@@ -42,7 +42,12 @@ public final class EncodeLatents extends PTransform<PCollection<ImageRecord>, PC
     public static final TupleTag<DeadLetter> DEAD_LETTERS = new TupleTag<>() {};
     public static final String NAMESPACE = "encode-latents";
 
-    public record Spec(String vaeWeights, int channels, int resolution, int groups) implements Serializable {}
+    /** {@code vaeWeights} empty: JiT's pixel space, the identity encoder (mean = the padded image in [−1, 1], std 0). */
+    public record Spec(String vaeWeights, int channels, int resolution, int groups) implements Serializable {
+        public boolean pixelSpace() {
+            return vaeWeights.isEmpty();
+        }
+    }
 
     private final Spec spec;
 
@@ -73,7 +78,7 @@ public final class EncodeLatents extends PTransform<PCollection<ImageRecord>, PC
 
         @Setup
         public void setup() throws Exception {
-            vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.resolution());
+            if (!spec.pixelSpace()) vae = VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.resolution());
         }
 
         @ProcessElement
@@ -97,9 +102,11 @@ public final class EncodeLatents extends PTransform<PCollection<ImageRecord>, PC
         }
 
         private void flush(List<ImageRecord> batch, MultiOutputReceiver out) {
-            Posterior p = vae.encode(VaeImages.stack(batch, spec.channels(), spec.resolution()));
+            INDArray images = VaeImages.stack(batch, spec.channels(), spec.resolution());
+            Posterior p = spec.pixelSpace() ? null : vae.encode(images);
             for (int i = 0; i < batch.size(); i++) {
-                INDArray mean = p.mean().slice(i), std = p.std().slice(i);
+                INDArray mean = p == null ? images.slice(i) : p.mean().slice(i);
+                INDArray std = p == null ? mean.mul(0) : p.std().slice(i);
                 ImageRecord r = batch.get(i);
                 if (mean.isNaN().any() || mean.isInfinite().any() || std.isNaN().any() || std.isInfinite().any()) {
                     deadLetters.inc();

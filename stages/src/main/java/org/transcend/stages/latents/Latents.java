@@ -59,6 +59,11 @@ public final class Latents {
         return new LatentData(m, s, labels, 1.0, 0.0);
     }
 
+    /** The ids of the latents, in the order of {@link #load} (example i of the training data is ids().get(i)). */
+    public static List<String> ids(String artifactDir) throws IOException {
+        return records(artifactDir).stream().map(r -> r.getId().toString()).toList();
+    }
+
     public static Shape shape(String artifactDir) throws IOException {
         List<LatentRecord> records = records(artifactDir);
         long[] s = Tensors.shape(records.get(0).getMean());

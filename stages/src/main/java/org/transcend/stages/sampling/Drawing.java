@@ -31,9 +31,11 @@ public final class Drawing {
     private final VelocityModel velocity;
     private final AutoencoderKL vae;
 
+    /** {@code vae} is null when the spec does not decode (pixel-space models). */
     public Drawing(SampleSpec spec, SiT model, AutoencoderKL vae) {
         this.spec = spec;
         this.model = model;
+        if (spec.decodes() && vae == null) throw new IllegalArgumentException("the spec decodes with " + spec.vaeWeights() + " but no VAE was given");
         this.velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
         this.vae = vae;
     }
@@ -49,7 +51,7 @@ public final class Drawing {
             for (int i = 0; i < n; i++) labels[i] = spec.label(first + i);
             INDArray x0 = spec.sampler().sample(velocity, Nd4j.createFromArray(labels), shape, spec.seed(), first);
             INDArray latents = x0.castTo(DataType.FLOAT).divi(spec.scale()).addi(spec.shift());
-            INDArray images = crop(vae.decode(latents));
+            INDArray images = crop(vae == null ? latents : vae.decode(latents));
             for (int i = 0; i < n; i++) {
                 byte[] pixels = toBytes(images.slice(i));
                 long[] s = images.slice(i).shape();

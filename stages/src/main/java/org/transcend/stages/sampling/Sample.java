@@ -51,7 +51,7 @@ public final class Sample extends PTransform<PBegin, PCollection<SampleRecord>> 
         @Setup
         public void setup() throws IOException {
             drawing = new Drawing(spec, spec.model(spec.checkpoint(LocalCopies.fetch(spec.checkpoint())).emaWeights()),
-                    VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution()));
+                    spec.decodes() ? VaeWeights.load(LocalCopies.fetch(spec.vaeWeights()), spec.vaeResolution()) : null);
         }
 
         @ProcessElement

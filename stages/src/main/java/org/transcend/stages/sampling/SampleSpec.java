@@ -3,6 +3,7 @@ package org.transcend.stages.sampling;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.flow.Guidance;
 import org.transcend.model.flow.Sampler;
+import org.transcend.model.flow.TimeShift;
 import org.transcend.model.flow.TimeWindow;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.train.Checkpoint;
@@ -14,12 +15,15 @@ import java.util.OptionalInt;
 /**
  * What to sample and how: the model checkpoint (its EMA weights), the VAE that decodes, the latent scale and shift,
  * the sampler (method, steps, CFG scale and interval), how many samples in how many shards, the seed, and the
- * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images).
+ * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images), and α of RAE's time
+ * shift on the sampler's grid (1 = none). An empty {@code vaeWeights} is JiT's pixel space: no decoder, the samples are
+ * the images.
  */
-public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int projectorBlock, int alignBlock, String prediction,
+public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String prediction,
                          String vaeWeights, int vaeResolution, double scale, double shift,
                          String method, int steps, double cfgScale, double cfgLow, double cfgHigh,
-                         long count, int shards, long seed, int numClasses, int cropTo) implements Serializable {
+                         long count, int shards, long seed, int numClasses, int cropTo,
+                         double timeShift) implements Serializable {
 
     public Sampler sampler() {
         Sampler.Method m = switch (method) {
@@ -29,7 +33,7 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int proje
             default -> throw new IllegalArgumentException("sample.method is '" + method + "'; accepted: euler, heun, sde");
         };
         Guidance g = cfgScale == 1.0 ? Guidance.NONE : new Guidance(cfgScale, new TimeWindow(cfgLow, cfgHigh));
-        return new Sampler(m, steps, g, numClasses);
+        return new Sampler(m, steps, g, numClasses, new TimeShift(timeShift));
     }
 
     /** Steps of the preview sampler: the Euler ODE protocol METHOD.md gives for previews. */
@@ -40,22 +44,26 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, int proje
      * Euler ODE without guidance (cheap, and comparable from one preview to the next), in one shard.
      */
     public SampleSpec preview(int perClass) {
-        return new SampleSpec(checkpoint, heads, qkNorm, projectorBlock, alignBlock, prediction, vaeWeights, vaeResolution,
-                scale, shift, "euler", PREVIEW_STEPS, 1.0, cfgLow, cfgHigh, (long) perClass * numClasses, 1, seed, numClasses, cropTo);
+        return new SampleSpec(checkpoint, heads, qkNorm, prediction, vaeWeights, vaeResolution, scale, shift, "euler",
+                PREVIEW_STEPS, 1.0, cfgLow, cfgHigh, (long) perClass * numClasses, 1, seed, numClasses, cropTo, timeShift);
     }
 
-    /** The checkpoint file, its tensors checked against the network this spec names before any is read. */
+    /**
+     * A checkpoint file of any recipe, its backbone tensors checked against the network before any is read (a
+     * sampler needs no training heads, so theirs are not checked).
+     */
     public Checkpoint checkpoint(java.nio.file.Path file) throws java.io.IOException {
-        return Checkpoint.load(file, shapes -> SiT.checkStateDict(shapes, heads, qkNorm, optional(projectorBlock), optional(alignBlock)));
+        return Checkpoint.load(file, shapes -> SiT.checkStateDict(SiT.withoutHeads(shapes), heads, qkNorm, OptionalInt.empty(), OptionalInt.empty()));
     }
 
-    /** The network the checkpoint's weights (EMA, typically) describe, with the heads this spec names. */
+    /** The backbone that the weights (EMA, typically) of any recipe's checkpoint describe, without its training heads. */
     public SiT model(Map<String, INDArray> weights) {
-        return SiT.fromStateDict(weights, heads, qkNorm, optional(projectorBlock), optional(alignBlock));
+        return SiT.fromStateDict(SiT.withoutHeads(weights), heads, qkNorm, OptionalInt.empty(), OptionalInt.empty());
     }
 
-    private static OptionalInt optional(int block) {
-        return block > 0 ? OptionalInt.of(block) : OptionalInt.empty();
+    /** Whether samples are decoded: JiT's pixel space has no VAE, the samples are the images. */
+    public boolean decodes() {
+        return !vaeWeights.isEmpty();
     }
 
     /** Samples [first, end) of shard {@code shard}. */

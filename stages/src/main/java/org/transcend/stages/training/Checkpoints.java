@@ -19,8 +19,13 @@ public final class Checkpoints {
         return artifactDir + "checkpoints/" + String.format("step-%09d.safetensors", step);
     }
 
+    /** The paths of the checkpoints kept in the directory, oldest first. */
+    public static List<String> all(String artifactDir) throws IOException {
+        return LocalCopies.list(artifactDir + "checkpoints/step-*.safetensors");
+    }
+
     public static Optional<Checkpoint> newest(String artifactDir) throws IOException {
-        List<String> existing = LocalCopies.list(artifactDir + "checkpoints/step-*.safetensors");
+        List<String> existing = all(artifactDir);
         if (existing.isEmpty()) return Optional.empty();
         return Optional.of(Checkpoint.load(LocalCopies.fetch(existing.get(existing.size() - 1))));
     }

@@ -32,7 +32,7 @@ final class Previews {
     void atStep(long step, Supplier<Map<String, INDArray>> emaWeights) {
         if (preview == null || preview.every() <= 0 || step % preview.every() != 0) return;
         try {
-            if (vae == null) vae = VaeWeights.load(LocalCopies.fetch(preview.spec().vaeWeights()), preview.spec().vaeResolution());
+            if (vae == null && preview.spec().decodes()) vae = VaeWeights.load(LocalCopies.fetch(preview.spec().vaeWeights()), preview.spec().vaeResolution());
             Drawing drawing = new Drawing(preview.spec(), preview.spec().model(emaWeights.get()), vae);
             int classes = preview.spec().numClasses();
             Optional<byte[]> png = Images.classGrid(drawing.draw(0, preview.spec().count()), classes,

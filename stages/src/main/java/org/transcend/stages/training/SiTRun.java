@@ -3,12 +3,14 @@ package org.transcend.stages.training;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.transcend.model.flow.Prediction;
 import org.transcend.model.flow.TimeDistribution;
+import org.transcend.model.flow.TimeShift;
 import org.transcend.model.flow.TimeWindow;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.AlignHead;
 import org.transcend.model.sit.ProjectorHead;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.sit.SiTConfig;
+import org.transcend.model.sit.SraHead;
 import org.transcend.model.train.AdamW;
 import org.transcend.model.train.Objective;
 import org.transcend.model.train.TrainerSettings;
@@ -21,10 +23,14 @@ import java.util.Optional;
  * Everything a SiT training stage needs, in a form Beam can ship to a worker: the network shape, the objective
  * and its head, the optimiser, the plan and the length of the run.
  *
- * @param objective  vanilla, vae-align or guided
- * @param auxBlock   k_a (vae-align) or k_s (guided), 1-indexed
- * @param auxHidden  hidden width of the align head or projector MLP
- * @param auxDim     the projector's output width (the teacher's hidden width); unused otherwise
+ * @param objective  vanilla, vae-align, guided, repa or sra
+ * @param auxBlock   k_a (vae-align), k_s (guided), REPA's projector block or SRA's student block, 1-indexed
+ * @param auxHidden  hidden width of the align head, projector MLP or SRA head
+ * @param auxDim     the projector's output width (the teacher's hidden width, or REPA's feature width); unused otherwise
+ * @param timeShift  α of RAE's time shift applied to the plan's times (1 = none)
+ * @param teacherBlock SRA: the block of the EMA teacher whose features are the target; unused otherwise
+ * @param teacherGap   SRA: the teacher runs at t' = max(0, t − U[0, teacherGap)); unused otherwise
+ * @param bottleneck   JiT's low-rank patch embedding width d' (0: the plain patch embedding)
  */
 public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
                      int numClasses, boolean qkNorm, String prediction,
@@ -32,10 +38,11 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
                      double maskHigh, long stopStep,
                      double lr, double beta1, double beta2, double eps, double weightDecay, double gradClip, double emaDecay,
                      long steps, int batch, long checkpointEvery, long logEvery, long seed, String timeDistribution,
-                     double labelDrop) implements Serializable {
+                     double labelDrop, double timeShift, int teacherBlock, double teacherGap,
+                     int bottleneck) implements Serializable {
 
     public SiTConfig config() {
-        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop).validate();
+        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop, bottleneck).validate();
     }
 
     public Objective objectiveRecord() {
@@ -44,15 +51,19 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
             case "vanilla" -> new Objective.Vanilla();
             case "vae-align" -> new Objective.VaeAlign(auxBlock, window, auxWeight);
             case "guided" -> new Objective.GuidedFeatures(auxBlock, window, auxWeight, stopStep);
-            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided");
+            case "repa" -> new Objective.RepresentationAlignment(auxBlock, auxWeight);
+            case "sra" -> new Objective.SelfRepresentation(auxBlock, teacherBlock, auxWeight, teacherGap);
+            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided, repa, sra");
         };
     }
 
     /** A freshly initialised network with the objective's head, seeded by the run seed. */
     public SiT initialise() {
-        List<ProjectorHead> projectors = objective.equals("guided") ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
+        boolean projector = objective.equals("guided") || objective.equals("repa");
+        List<ProjectorHead> projectors = projector ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
         Optional<AlignHead> align = objective.equals("vae-align") ? Optional.of(new AlignHead(auxBlock, auxHidden)) : Optional.empty();
-        return SiT.initialise(config(), projectors, align, DataType.FLOAT, seed);
+        Optional<SraHead> sra = objective.equals("sra") ? Optional.of(new SraHead(auxBlock, auxHidden)) : Optional.empty();
+        return SiT.initialise(config(), projectors, align, sra, DataType.FLOAT, seed);
     }
 
     public TrainerSettings trainerSettings() {
@@ -61,6 +72,7 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
     }
 
     public TrainingPlan plan(long datasetSize) {
-        return new TrainingPlan(seed, datasetSize, batch, TimeDistribution.parse(timeDistribution), labelDrop, numClasses);
+        TimeDistribution times = TimeDistribution.shifted(TimeDistribution.parse(timeDistribution), new TimeShift(timeShift));
+        return new TrainingPlan(seed, datasetSize, batch, times, labelDrop, numClasses);
     }
 }

@@ -19,6 +19,7 @@ import org.transcend.schemas.CheckpointMeta;
 import org.transcend.stages.io.LocalCopies;
 import org.transcend.stages.latents.Latents;
 import org.transcend.stages.sampling.SampleSpec;
+import org.transcend.stages.representation.PatchFeatureTargets;
 import org.transcend.stages.teacher.CachedTargets;
 import org.transcend.stages.teacher.TeacherSpec;
 
@@ -45,8 +46,17 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
      */
     public record Preview(SampleSpec spec, long every) implements java.io.Serializable {}
 
-    /** Where the student's guided targets come from; null for the other objectives. */
-    public record Targets(String mode, TeacherSpec teacher, String cacheDir, long stepsPerShard) implements java.io.Serializable {}
+    /**
+     * Where the auxiliary targets come from: the guided teacher online or its cache ({@code online}, {@code cached}), or
+     * REPA's per-image features ({@code per-image}, from the repa-targets artifact in {@code cacheDir}); null when the
+     * objective has none.
+     */
+    public record Targets(String mode, TeacherSpec teacher, String cacheDir, long stepsPerShard) implements java.io.Serializable {
+
+        public static Targets perImage(String artifactDir) {
+            return new Targets("per-image", null, artifactDir, 0);
+        }
+    }
 
     private final String stage;
     private final SiTRun run;
@@ -125,7 +135,8 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
                 }
                 case "cached" -> new CachedTargets(t.cacheDir(), t.stepsPerShard(), new TimeWindow(spec.run.maskLow(), spec.run.maskHigh()),
                         model.config().tokens(), spec.run.auxDim());
-                default -> throw new IllegalArgumentException("teacher.mode is '" + t.mode() + "'; accepted: cached, online");
+                case "per-image" -> TargetSource.perImage(PatchFeatureTargets.inOrder(t.cacheDir(), Latents.ids(spec.latentsDir)));
+                default -> throw new IllegalArgumentException("target mode is '" + t.mode() + "'; accepted: cached, online, per-image");
             };
         }
     }
