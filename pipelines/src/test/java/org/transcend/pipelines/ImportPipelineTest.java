@@ -12,7 +12,6 @@ import org.transcend.schemas.DeadLetter;
 import org.transcend.schemas.ImageRecord;
 import org.transcend.schemas.RunRecord;
 import org.transcend.schemas.StageRun;
-import org.transcend.stages.importing.DatasetException;
 
 import java.io.ByteArrayOutputStream;
 import java.io.File;
@@ -73,13 +72,17 @@ class ImportPipelineTest {
     }
 
     @Test
-    void aTruncatedIdxFileFailsWithAnErrorNamingIt() throws Exception {
+    void aTruncatedIdxFileKeepsEveryWholeImageAndDeadLettersTheCutOne() throws Exception {
         Path data = TestDatasets.fashionMnist(tmp.resolve("cut"), 20, 100);
-        DatasetException e = assertThrows(DatasetException.class, () -> orchestrator(tmp.resolve("store"), "data.path=" + data)
-                .run("import", Set.of(), Set.of()));
-        assertTrue(e.getMessage().contains("train-images-idx3-ubyte.gz"), e.getMessage());
-        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
-        assertTrue(e.getMessage().contains("enough for 19 items"), e.getMessage());
+        Path store = tmp.resolve("store");
+        StageRun s = orchestrator(store, "data.path=" + data, "data.shards=3").run("import", Set.of(), Set.of()).getStages().get(0);
+        assertEquals(19L, s.getCounts().get("images"));
+        assertEquals(1L, s.getDeadLetters());
+        assertEquals(19, readAll(store, ImageRecord.class, "images").size());
+        DeadLetter dead = readAll(store, DeadLetter.class, "dead-letters").get(0);
+        assertTrue(dead.getSource().endsWith("train-images-idx3-ubyte.gz#19"), dead.getSource());
+        assertTrue(dead.getReason().contains("train-images-idx3-ubyte.gz: truncated idx file: the header declares 20 items of 784 bytes"
+                + " but the file holds only the first 19 whole"), dead.getReason());
     }
 
     @Test

@@ -57,6 +57,30 @@ class SettingsTest {
     }
 
     @Test
+    void negativeStepsAndBlocksBeyondTheDepthAreRefusedWithTheValidRange() {
+        assertEquals("warmup.steps is -5; accepted: 0 to any",
+                assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("warmup.steps=-5"))).getMessage());
+        assertEquals("train.checkpoint-every is 0; accepted: 1 to any",
+                assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("train.checkpoint-every=0"))).getMessage());
+        assertEquals("warmup.block is 7; accepted: 1 to sit.depth (6)",
+                assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("sit.depth=6", "warmup.block=7",
+                        "teacher.block=4", "student.block=3"))).getMessage());
+        assertEquals("student.block is 0; accepted: 1 to 64",
+                assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("student.block=0"))).getMessage());
+        assertEquals("mask.low is 0.8, above mask.high (0.7); accepted: mask.low <= mask.high",
+                assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("mask.low=0.8"))).getMessage());
+    }
+
+    @Test
+    void anUnknownKeyInAPresetFileIsRefusedWithTheValidKeys(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path preset = dir.resolve("mine.yaml");
+        java.nio.file.Files.writeString(preset, "sit:\n  depth: 4\n  dept: 5\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> Settings.resolve(preset.toString(), List.of()));
+        assertTrue(e.getMessage().startsWith("unknown setting 'sit.dept' in preset " + preset + "; valid keys: "), e.getMessage());
+        assertTrue(e.getMessage().contains("sit.depth"), e.getMessage());
+    }
+
+    @Test
     void overridesWinOverThePreset() {
         Settings s = Settings.resolve("fmnist-quick", List.of("run.seed=7"));
         assertEquals(7, s.getLong("run.seed"));

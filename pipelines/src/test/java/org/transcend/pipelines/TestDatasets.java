@@ -16,10 +16,16 @@ public final class TestDatasets {
 
     /** A Fashion-MNIST style directory with {@code n} 28×28 training images; the image file loses its last {@code cutBytes}. */
     public static Path fashionMnist(Path dir, int n, int cutBytes) throws IOException {
+        return fashionMnist(dir, n, cutBytes, 0x803, i -> i % 10);
+    }
+
+    /** The same with the images file's magic number and each image's label chosen. */
+    public static Path fashionMnist(Path dir, int n, int cutBytes, int imagesMagic, java.util.function.IntUnaryOperator label)
+            throws IOException {
         Files.createDirectories(dir);
         ByteArrayOutputStream images = new ByteArrayOutputStream();
         DataOutputStream im = new DataOutputStream(images);
-        im.writeInt(0x803);
+        im.writeInt(imagesMagic);
         im.writeInt(n);
         im.writeInt(28);
         im.writeInt(28);
@@ -29,7 +35,7 @@ public final class TestDatasets {
         lb.writeInt(n);
         for (int i = 0; i < n; i++) {
             for (int p = 0; p < 28 * 28; p++) im.writeByte((i * 7 + p) & 0xFF);
-            lb.writeByte(i % 10);
+            lb.writeByte(label.applyAsInt(i));
         }
         byte[] imageBytes = images.toByteArray();
         gzip(dir.resolve("train-images-idx3-ubyte.gz"), java.util.Arrays.copyOf(imageBytes, imageBytes.length - cutBytes));

@@ -35,7 +35,11 @@ public final class Settings {
     /** Resolves a preset (a bundled name such as {@code fmnist-quick}, or a YAML file path) plus overrides. */
     public static Settings resolve(String preset, List<String> overrides) {
         Map<String, String> given = new LinkedHashMap<>();
-        if (preset != null && !preset.isBlank()) given.putAll(loadPreset(preset));
+        if (preset != null && !preset.isBlank()) {
+            Map<String, String> fromPreset = loadPreset(preset);
+            fromPreset.keySet().forEach(k -> requireKnown(k, " in preset " + preset));
+            given.putAll(fromPreset);
+        }
         for (String o : overrides) {
             int eq = o.indexOf('=');
             if (eq <= 0) throw new ConfigException("--set expects key=value, got '" + o + "'");
@@ -48,15 +52,20 @@ public final class Settings {
         SortedMap<String, String> values = new TreeMap<>();
         for (Setting s : Catalog.ALL.values()) values.put(s.key(), s.canonical(s.defaultValue()));
         for (Map.Entry<String, String> e : given.entrySet()) {
-            Setting s = Catalog.ALL.get(e.getKey());
-            if (s == null) {
-                throw new ConfigException("unknown setting '" + e.getKey() + "'; valid keys: " + String.join(", ", Catalog.ALL.keySet()));
-            }
+            Setting s = requireKnown(e.getKey(), "");
             values.put(s.key(), s.canonical(e.getValue()));
         }
         Settings settings = new Settings(values, presetName);
         Catalog.checkConsistency(settings);
         return settings;
+    }
+
+    private static Setting requireKnown(String key, String where) {
+        Setting s = Catalog.ALL.get(key);
+        if (s == null) {
+            throw new ConfigException("unknown setting '" + key + "'" + where + "; valid keys: " + String.join(", ", Catalog.ALL.keySet()));
+        }
+        return s;
     }
 
     public Settings with(String key, String value) {

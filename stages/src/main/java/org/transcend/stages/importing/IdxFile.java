@@ -59,27 +59,35 @@ final class IdxFile {
         }
     }
 
-    /** Reads the whole file once to check that it holds every item its header declares. */
-    static Header validate(String path, int expectedMagic) throws IOException {
-        try (DataInputStream in = new DataInputStream(open(path))) {
-            Header h = readHeader(path, in, expectedMagic);
-            long expected = (long) h.count() * h.itemBytes();
-            long have = skipAll(in);
-            if (have < expected) {
-                throw new DatasetException(path + ": truncated idx file: header declares " + h.count() + " items of "
-                        + h.itemBytes() + " bytes (" + expected + " bytes of data) but the file holds " + have
-                        + " bytes, enough for " + have / h.itemBytes() + " items");
-            }
-            return h;
-        } catch (java.util.zip.ZipException | EOFException e) {
-            throw new DatasetException(path + ": corrupt gzip stream: " + e.getMessage());
+    /** A file's header and how many of the items it declares are whole in it (fewer when the file is cut short). */
+    record Checked(Header header, long whole) {
+        /** Why the items at and past {@link #whole} are missing, for their dead letters. */
+        String missing() {
+            return "truncated idx file: the header declares " + header.count() + " items of " + header.itemBytes()
+                    + " bytes but the file holds only the first " + whole + " whole";
         }
     }
 
-    private static long skipAll(InputStream in) throws IOException {
-        long total = 0;
-        byte[] buf = new byte[1 << 16];
-        for (int r; (r = in.read(buf)) > 0; ) total += r;
-        return total;
+    /**
+     * Reads the whole file once, item by item, to count the items it really holds; a file or gzip stream cut short
+     * ends the count (the items before the cut are whole), it is no error.
+     */
+    static Checked check(String path, int expectedMagic) throws IOException {
+        try (DataInputStream in = new DataInputStream(open(path))) {
+            Header h = readHeader(path, in, expectedMagic);
+            byte[] item = new byte[h.itemBytes()];
+            long whole = 0;
+            try {
+                while (whole < h.count()) {
+                    in.readFully(item);
+                    whole++;
+                }
+            } catch (EOFException e) {
+                // cut short: the count so far is what the file holds
+            }
+            return new Checked(h, whole);
+        } catch (java.util.zip.ZipException e) {
+            throw new DatasetException(path + ": corrupt gzip stream: " + e.getMessage());
+        }
     }
 }

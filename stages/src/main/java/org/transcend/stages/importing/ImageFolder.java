@@ -105,8 +105,13 @@ public final class ImageFolder {
             out.get(ImportImages.DEAD_LETTERS).output(new DeadLetter(ImportImages.STAGE, path, reason, null));
         }
 
-        /** A local class folder that is a link, or resolves outside the root, is refused. */
+        /**
+         * A class folder named {@code .} or {@code ..} (an object store can hold such names), or, locally, a class
+         * folder or image that is a link or resolves outside the root, is refused.
+         */
         private String escapesRoot(String path) throws IOException {
+            String badName = notAPlainClassName(spec.path(), path);
+            if (badName != null) return badName;
             if (path.startsWith("gs://")) return null;
             Path file = Path.of(path.startsWith("file:") ? java.net.URI.create(path).getPath() : path);
             Path root = Path.of(spec.path()).toRealPath();
@@ -116,6 +121,15 @@ public final class ImageFolder {
             if (!file.toRealPath().startsWith(root)) return "resolves outside the dataset root " + root;
             return null;
         }
+    }
+
+    /** Why the class folder of {@code file} is not a plain folder name inside {@code root}, or null when it is. */
+    static String notAPlainClassName(String root, String file) {
+        String cls = classOf(root, file);
+        if (cls.isEmpty() || cls.equals(".") || cls.equals("..") || cls.contains("\\")) {
+            return "class folder name '" + cls + "' is not a plain name inside the dataset root " + root;
+        }
+        return null;
     }
 
     static BufferedImage squareResize(BufferedImage img, int size) {

@@ -29,8 +29,9 @@ import java.util.TreeSet;
 /**
  * The ImportImages stage: reads a dataset (Fashion-MNIST idx, CIFAR-10 binary batches, or an image folder
  * with one sub-folder per class) into {@link ImageRecord}s, in parallel. A file that cannot be imported at all
- * (wrong magic, truncated) fails the stage with a message naming it; a single bad image becomes a
- * {@link DeadLetter}, counted, while every good image is kept.
+ * (wrong magic, a corrupt gzip stream) fails the stage with a message naming it; a single bad image (an item a cut
+ * file lacks, a label outside the classes, an undecodable file) becomes a {@link DeadLetter}, counted, while every
+ * good image is kept.
  */
 public final class ImportImages extends PTransform<PBegin, PCollectionTuple> {
 
@@ -64,24 +65,30 @@ public final class ImportImages extends PTransform<PBegin, PCollectionTuple> {
         };
     }
 
-    /** A contiguous range of items of one source file. */
-    record Shard(String file, String labels, long firstIndex, long start, long end) implements Serializable {}
+    /**
+     * A contiguous range of items of one source file, of which those before {@code whole} are complete; the others
+     * are dead letters with {@code missing} as their reason (a file cut short).
+     */
+    record Shard(String file, String labels, long firstIndex, long start, long end, long whole, String missing) implements Serializable {}
 
     private List<Shard> idxShards() {
         String prefix = spec.split().equals("train") ? "train" : "t10k";
         String images = findFile(prefix + "-images-idx3-ubyte");
         String labels = findFile(prefix + "-labels-idx1-ubyte");
         try {
-            IdxFile.Header ih = IdxFile.validate(images, IdxFile.IMAGES_MAGIC);
-            IdxFile.Header lh = IdxFile.validate(labels, IdxFile.LABELS_MAGIC);
+            IdxFile.Checked ic = IdxFile.check(images, IdxFile.IMAGES_MAGIC);
+            IdxFile.Checked lc = IdxFile.check(labels, IdxFile.LABELS_MAGIC);
+            IdxFile.Header ih = ic.header(), lh = lc.header();
             if (ih.count() != lh.count()) {
                 throw new DatasetException(images + " holds " + ih.count() + " images but " + labels + " holds "
                         + lh.count() + " labels; they must match");
             }
             long n = spec.limit() > 0 ? Math.min(spec.limit(), ih.count()) : ih.count();
+            IdxFile.Checked cut = ic.whole() <= lc.whole() ? ic : lc;
+            String missing = cut.whole() < ih.count() ? cut.header().path() + ": " + cut.missing() : "";
             List<Shard> shards = new ArrayList<>();
-            long per = (n + spec.shards() - 1) / spec.shards();
-            for (long s = 0; s < n; s += per) shards.add(new Shard(images, labels, 0, s, Math.min(n, s + per)));
+            long per = Math.max(1, (n + spec.shards() - 1) / spec.shards());
+            for (long s = 0; s < n; s += per) shards.add(new Shard(images, labels, 0, s, Math.min(n, s + per), cut.whole(), missing));
             return shards;
         } catch (IOException e) {
             throw new DatasetException("cannot read " + images + ": " + e.getMessage());
@@ -118,14 +125,20 @@ public final class ImportImages extends PTransform<PBegin, PCollectionTuple> {
                  DataInputStream lb = new DataInputStream(IdxFile.open(shard.labels()))) {
                 IdxFile.Header h = IdxFile.readHeader(shard.file(), im, IdxFile.IMAGES_MAGIC);
                 IdxFile.readHeader(shard.labels(), lb, IdxFile.LABELS_MAGIC);
-                im.skipNBytes(shard.start() * h.itemBytes());
-                lb.skipNBytes(shard.start());
+                long first = Math.min(shard.start(), shard.whole());
+                im.skipNBytes(first * h.itemBytes());
+                lb.skipNBytes(first);
                 byte[] pixels = new byte[h.itemBytes()];
                 for (long i = shard.start(); i < shard.end(); i++) {
-                    im.readFully(pixels);
-                    int label = lb.readUnsignedByte();
                     String id = String.format("%s-%s-%06d", spec.datasetName(), spec.split(), i);
                     String source = shard.file() + "#" + i;
+                    if (i >= shard.whole()) {
+                        deadLetters.inc();
+                        out.get(DEAD_LETTERS).output(new DeadLetter(STAGE, source, shard.missing(), null));
+                        continue;
+                    }
+                    im.readFully(pixels);
+                    int label = lb.readUnsignedByte();
                     if (label >= NUM_CLASSES) {
                         deadLetters.inc();
                         out.get(DEAD_LETTERS).output(new DeadLetter(STAGE, source,
@@ -156,13 +169,13 @@ public final class ImportImages extends PTransform<PBegin, PCollectionTuple> {
             } catch (IOException e) {
                 throw new DatasetException("missing CIFAR-10 batch " + f + " (data.path must hold data_batch_1..5.bin and test_batch.bin)");
             }
-            if (size % ReadCifarShard.RECORD != 0) {
-                throw new DatasetException(f + ": " + size + " bytes is not a whole number of " + ReadCifarShard.RECORD
-                        + "-byte CIFAR-10 records (truncated?)");
-            }
-            long n = size / ReadCifarShard.RECORD;
+            // A cut-off last record is a dead letter; the whole records before it are kept.
+            long whole = size / ReadCifarShard.RECORD;
+            long n = whole + (size % ReadCifarShard.RECORD == 0 ? 0 : 1);
+            String missing = f + ": truncated CIFAR-10 batch: " + size + " bytes is not a whole number of " + ReadCifarShard.RECORD
+                    + "-byte records; the first " + whole + " are whole";
             if (spec.limit() > 0) n = Math.max(0, Math.min(n, spec.limit() - first));
-            if (n > 0) shards.add(new Shard(f, f, first, 0, n));
+            if (n > 0) shards.add(new Shard(f, f, first, 0, n, whole, missing));
             first += n;
         }
         return shards;
@@ -183,10 +196,15 @@ public final class ImportImages extends PTransform<PBegin, PCollectionTuple> {
             try (InputStream in = IdxFile.open(shard.file())) {
                 byte[] rec = new byte[RECORD];
                 for (long i = shard.start(); i < shard.end(); i++) {
-                    in.readNBytes(rec, 0, RECORD);
                     long index = shard.firstIndex() + i;
-                    int label = rec[0] & 0xFF;
                     String source = shard.file() + "#" + i;
+                    if (i >= shard.whole()) {
+                        deadLetters.inc();
+                        out.get(DEAD_LETTERS).output(new DeadLetter(STAGE, source, shard.missing(), null));
+                        continue;
+                    }
+                    in.readNBytes(rec, 0, RECORD);
+                    int label = rec[0] & 0xFF;
                     if (label >= 10) {
                         deadLetters.inc();
                         out.get(DEAD_LETTERS).output(new DeadLetter(STAGE, source, "label " + label + " outside the class range 0..9", null));
