@@ -178,14 +178,40 @@ class SiTEngineTest {
         assertEquals(0.0, got.get("align_head.out.weight").amaxNumber().doubleValue(), "a head without a loss gets no gradient");
     }
 
+    /** Every trainable tensor of {@code sit} redrawn as N(0, 0.2²), so no gradient hides behind a zero-initialised layer. */
+    static SiT randomise(SiT sit, long seed) {
+        Nd4j.getRandom().setSeed(seed);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(sit.dataType(), weights.get(name).shape()).muli(0.2));
+        sit.loadStateDict(weights);
+        return sit;
+    }
+
+    /**
+     * Central differences of {@code loss} (a function of the network's live tensors) against the engine's gradients, at
+     * about {@code samples} entries of each named tensor, in float64.
+     */
+    static void assertFiniteDifferences(SiT sit, java.util.function.DoubleSupplier loss, Map<String, INDArray> got, List<String> names, int samples) {
+        double h = 1e-6;
+        for (String name : names) {
+            INDArray p = sit.parameter(name).reshape(sit.parameter(name).length());
+            for (int i = 0; i < p.length(); i += Math.max(1, (int) p.length() / samples)) {
+                double keep = p.getDouble(i);
+                p.putScalar(i, keep + h);
+                double up = loss.getAsDouble();
+                p.putScalar(i, keep - h);
+                double down = loss.getAsDouble();
+                p.putScalar(i, keep);
+                double fd = (up - down) / (2 * h);
+                assertEquals(fd, got.get(name).reshape(p.length()).getDouble(i), 1e-6 * Math.max(1, Math.abs(fd)), name + "[" + i + "]");
+            }
+        }
+    }
+
     /** The SRA head's backward against SameDiff's and against central differences, in float64. */
     @Test
     void theSraHeadsGradientsEqualSameDiffsAndFiniteDifferencesInFloat64() {
-        SiT sit = SiT.initialise(TINY, List.of(), Optional.empty(), Optional.of(new SraHead(2, 24)), DataType.DOUBLE, 15);
-        Nd4j.getRandom().setSeed(15);
-        Map<String, INDArray> weights = sit.stateDict();
-        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
-        sit.loadStateDict(weights);
+        SiT sit = randomise(SiT.initialise(TINY, List.of(), Optional.empty(), Optional.of(new SraHead(2, 24)), DataType.DOUBLE, 15), 15);
         Map<String, INDArray> in = inputs(sit, 2, 16);
         INDArray r = Nd4j.randn(DataType.DOUBLE, 2, TINY.tokens(), TINY.hidden());
 
@@ -206,31 +232,16 @@ class SiTEngineTest {
         }
         assertEquals(0.0, got.get("blocks.2.attn.qkv.weight").norm2Number().doubleValue(), "blocks after the head's get nothing");
 
-        double h = 1e-6;
-        for (String name : List.of("sra_head.0.weight", "sra_head.2.bias", "blocks.1.mlp.fc1.weight", "y_embedder.embedding_table.weight")) {
-            INDArray p = sit.parameter(name).reshape(sit.parameter(name).length());
-            for (int i = 0; i < p.length(); i += Math.max(1, (int) p.length() / 7)) {
-                double keep = p.getDouble(i);
-                p.putScalar(i, keep + h);
-                double up = engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow().mul(r).sumNumber().doubleValue();
-                p.putScalar(i, keep - h);
-                double down = engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow().mul(r).sumNumber().doubleValue();
-                p.putScalar(i, keep);
-                double fd = (up - down) / (2 * h);
-                assertEquals(fd, got.get(name).reshape(p.length()).getDouble(i), 1e-6 * Math.max(1, Math.abs(fd)), name + "[" + i + "]");
-            }
-        }
+        assertFiniteDifferences(sit, () -> engine.forward(in.get("x"), in.get("t"), in.get("y")).sra().orElseThrow().mul(r).sumNumber().doubleValue(),
+                got, List.of("sra_head.0.weight", "sra_head.2.bias", "blocks.1.mlp.fc1.weight", "y_embedder.embedding_table.weight"), 7);
     }
 
     /** JiT's bottleneck patch embedding: the engine against SameDiff and central differences in float64, and back from its state_dict. */
     @Test
     void theBottleneckPatchEmbeddingsGradientsEqualSameDiffsAndFiniteDifferencesInFloat64() {
         SiTConfig config = new SiTConfig(8, 4, 4, 32, 2, 4, 4.0, 10, false, 0.1, 6);
-        SiT sit = SiT.initialise(config, List.of(), Optional.empty(), DataType.DOUBLE, 17);
-        Nd4j.getRandom().setSeed(17);
+        SiT sit = randomise(SiT.initialise(config, List.of(), Optional.empty(), DataType.DOUBLE, 17), 17);
         Map<String, INDArray> weights = sit.stateDict();
-        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
-        sit.loadStateDict(weights);
         assertArrayEquals(new long[]{6, 4, 4, 4}, sit.parameter("x_embedder.proj1.weight").shape());
         assertArrayEquals(new long[]{32, 6, 1, 1}, sit.parameter("x_embedder.proj2.weight").shape());
         assertEquals(config, SiT.inferConfig(weights, 4, false), "the config comes back from the state_dict");
@@ -249,19 +260,7 @@ class SiTEngineTest {
             double err = relativeError(got.get(name), expected.get(name));
             assertTrue(err < 1e-9, name + " gradient error " + err);
         }
-        double h = 1e-6;
-        for (String name : List.of("x_embedder.proj1.weight", "x_embedder.proj2.weight", "x_embedder.proj2.bias")) {
-            INDArray p = sit.parameter(name).reshape(sit.parameter(name).length());
-            for (int i = 0; i < p.length(); i += Math.max(1, (int) p.length() / 9)) {
-                double keep = p.getDouble(i);
-                p.putScalar(i, keep + h);
-                double up = engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue();
-                p.putScalar(i, keep - h);
-                double down = engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue();
-                p.putScalar(i, keep);
-                double fd = (up - down) / (2 * h);
-                assertEquals(fd, got.get(name).reshape(p.length()).getDouble(i), 1e-6 * Math.max(1, Math.abs(fd)), name + "[" + i + "]");
-            }
-        }
+        assertFiniteDifferences(sit, () -> engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue(),
+                got, List.of("x_embedder.proj1.weight", "x_embedder.proj2.weight", "x_embedder.proj2.bias"), 9);
     }
 }

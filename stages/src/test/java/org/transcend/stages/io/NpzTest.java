@@ -122,6 +122,26 @@ class NpzTest {
         assertArrayEquals(new byte[]{0, (byte) 200, (byte) 255, 3}, Npz.Array.of(u).data());
     }
 
+    /** Text as np.array(list_of_str) stores it (<U, UTF-32 padded with NULs) and as bytes (|S), with its shape from the header alone. */
+    @Test
+    void textArraysReadAsNumpyWritesThem() throws IOException {
+        Path file = tmp.resolve("ids.npz");
+        List<String> ids = List.of("fmnist-train-000042", "a", "é✓");
+        Npz.write(file, Map.of("features", Npz.Array.float64(new double[]{1, 2, 3}, 3, 1, 1)), Map.of("ids", ids));
+        assertEquals(ids, Npz.readStrings(file, "ids"));
+        assertArrayEquals(new long[]{3, 1, 1}, Npz.shape(file, "features").orElseThrow());
+        assertTrue(Npz.shape(file, "nothing").isEmpty());
+
+        // the <U3 bytes of ['ab', 'xyz'] and the |S2 bytes of [b'ab', b'c']
+        byte[] unicode = {'a', 0, 0, 0, 'b', 0, 0, 0, 0, 0, 0, 0, 'x', 0, 0, 0, 'y', 0, 0, 0, 'z', 0, 0, 0};
+        Path u = zip("u.npz", "ids.npy", npy("{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }", unicode));
+        assertEquals(List.of("ab", "xyz"), Npz.readStrings(u, "ids"));
+        Path b = zip("s.npz", "ids.npy", npy("{'descr': '|S2', 'fortran_order': False, 'shape': (2,), }", new byte[]{'a', 'b', 'c', 0}));
+        assertEquals(List.of("ab", "c"), Npz.readStrings(b, "ids"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Npz.readStrings(file, "features"));
+        assertTrue(e.getMessage().contains("array 'features' has dtype '<f8'; accepted: text, '<U<n>' or '|S<n>'"), e.getMessage());
+    }
+
     private static byte[] npy(String dict, byte[] data) {
         int padded = (10 + dict.length() + 1 + 63) / 64 * 64;
         String text = dict + " ".repeat(padded - 10 - dict.length() - 1) + "\n";
