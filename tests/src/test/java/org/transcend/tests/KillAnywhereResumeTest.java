@@ -49,8 +49,8 @@ class KillAnywhereResumeTest {
 
     @BeforeAll
     static void upstreamArtifacts() throws Exception {
-        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 64, 0);
-        settings = List.of("data.path=" + fm, "vae.steps=2", "vae.batch=16", "vae.held-out=8", "vae.checkpoint-every=2",
+        Path fm = TestDatasets.fashionMnist(tmp.resolve("fm"), 48, 0);
+        settings = List.of("data.path=" + fm, "vae.steps=1", "vae.batch=16", "vae.held-out=4", "vae.checkpoint-every=1",
                 "encode.groups=2", "sit.hidden=32", "sit.depth=2", "sit.heads=2", "train.batch=8", "train.log-every=1",
                 "train.checkpoint-every=2", "warmup.steps=8", "warmup.block=1", "warmup.head-hidden=16", "teacher.block=2", "student.block=1");
         upstream = tmp.resolve("upstream");
