@@ -50,7 +50,7 @@ class DataflowDryRunTest {
 
         Map<String, DataflowDryRun.StageJob> byStage = jobs.stream().collect(Collectors.toMap(DataflowDryRun.StageJob::stage, Function.identity()));
         assertEquals(List.of("import-images", "train-vae", "encode-latents", "warmup-align", "teacher-targets", "train-student",
-                "sample", "train-classifier", "evaluate"), jobs.stream().map(DataflowDryRun.StageJob::stage).toList());
+                "sample", "train-classifier", "reference-stats", "evaluate"), jobs.stream().map(DataflowDryRun.StageJob::stage).toList());
         assertNull(byStage.get("train-classifier").graph(), "the classifier trains in the launcher");
         Set<String> gpuStages = Set.of("train-vae", "warmup-align", "teacher-targets", "train-student", "sample");
         for (DataflowDryRun.StageJob j : jobs) {
