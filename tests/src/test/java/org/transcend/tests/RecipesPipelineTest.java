@@ -138,7 +138,7 @@ class RecipesPipelineTest {
         RunRecord run = orchestrator("repa.features=" + features).run("repa", Set.of(), Set.of());
         Map<String, StageRun> s = byStage(run);
         assertEquals(List.of("import-images", "train-vae", "encode-latents", "repa-targets", "train-repa", "sample",
-                "train-classifier", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
+                "train-classifier", "reference-stats", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
         assertEquals((long) TinySlice.IMAGES, s.get("repa-targets").getCounts().get("features"));
         assertEquals(5L, s.get("repa-targets").getCounts().get("unused_rows"), "rows of images that were not imported");
         assertEquals(4L, s.get("train-repa").getCounts().get("steps"));
@@ -194,7 +194,7 @@ class RecipesPipelineTest {
     void sraTrainsAgainstItsOwnEmaAndIsEvaluated() throws Exception {
         RunRecord run = orchestrator("train.ema-decay=0.5").run("sra", Set.of(), Set.of());
         Map<String, StageRun> s = byStage(run);
-        assertEquals(List.of("import-images", "train-vae", "encode-latents", "train-sra", "sample", "train-classifier", "evaluate"),
+        assertEquals(List.of("import-images", "train-vae", "encode-latents", "train-sra", "sample", "train-classifier", "reference-stats", "evaluate"),
                 run.getStages().stream().map(StageRun::getStage).toList());
         assertTrue(s.get("encode-latents").getHit());
         assertEquals(4L, s.get("train-sra").getCounts().get("steps"));
@@ -250,7 +250,7 @@ class RecipesPipelineTest {
         RunRecord run = orchestrator("latents.space=pixels", "sit.patch=4", "sit.bottleneck=8", "sit.prediction=x0")
                 .run("baseline", Set.of(), Set.of());
         Map<String, StageRun> s = byStage(run);
-        assertEquals(List.of("import-images", "encode-latents", "train-baseline", "sample", "train-classifier", "evaluate"),
+        assertEquals(List.of("import-images", "encode-latents", "train-baseline", "sample", "train-classifier", "reference-stats", "evaluate"),
                 run.getStages().stream().map(StageRun::getStage).toList(), "no VAE is trained");
         assertTrue(s.get("import-images").getHit());
         assertFalse(s.get("encode-latents").getHit(), "pixel latents are another artifact than the VAE's");
