@@ -10,14 +10,23 @@ import java.util.List;
  */
 public interface PipelineStage {
 
+    /** Its name, version and output schema: what, with its settings and upstream keys, makes its cache key. */
+    StageIdentity identity();
+
     /** The stage name, also its directory in the store. */
-    String name();
+    default String name() {
+        return identity().name();
+    }
 
     /** Bumped whenever the stage's code changes its output, so old artifacts stop matching. */
-    int version();
+    default int version() {
+        return identity().version();
+    }
 
     /** The Avro schema of the main records it writes; its fingerprint enters the key. */
-    Schema outputSchema();
+    default Schema outputSchema() {
+        return identity().outputSchema();
+    }
 
     /** The settings that change its output under these settings. Nothing else of the settings enters its key. */
     List<String> settingKeys(org.transcend.pipelines.config.Settings settings);

@@ -1,6 +1,5 @@
 package org.transcend.pipelines;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,9 +46,7 @@ class ConcurrentRunsTest {
             this.failFirstBuild = failFirstBuild;
         }
 
-        public String name() { return real.name(); }
-        public int version() { return real.version(); }
-        public Schema outputSchema() { return real.outputSchema(); }
+        public StageIdentity identity() { return real.identity(); }
         public List<String> settingKeys(Settings s) { return real.settingKeys(s); }
         public List<String> upstream() { return real.upstream(); }
 

@@ -59,13 +59,8 @@ class EvaluatePipelineTest {
      */
     private record HandWrittenSamples(int version, List<byte[]> images) implements PipelineStage {
         @Override
-        public String name() {
-            return "sample";
-        }
-
-        @Override
-        public Schema outputSchema() {
-            return SampleRecord.getClassSchema();
+        public StageIdentity identity() {
+            return new StageIdentity("sample", version, SampleRecord.getClassSchema());
         }
 
         @Override

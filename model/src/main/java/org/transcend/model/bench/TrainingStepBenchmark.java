@@ -186,7 +186,8 @@ public final class TrainingStepBenchmark {
         return median(times.subList(1, times.size()));
     }
 
-    private static double median(List<Double> xs) {
+    /** The median of timings (the mean of the middle two for an even count). */
+    static double median(List<Double> xs) {
         double[] a = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }

@@ -65,11 +65,11 @@ public final class VaeBenchmark {
         }
 
         double imagesPerSecond() {
-            return images * 1000 / median(wallMs);
+            return images * 1000 / TrainingStepBenchmark.median(wallMs);
         }
 
         double imagesPerCpuSecond() {
-            return images * 1000 / median(cpuMs);
+            return images * 1000 / TrainingStepBenchmark.median(cpuMs);
         }
     }
 
@@ -169,10 +169,5 @@ public final class VaeBenchmark {
         Map<String, INDArray> out = new LinkedHashMap<>();
         tensors.forEach((name, value) -> out.put(name, value.dup()));
         return out;
-    }
-
-    private static double median(List<Double> xs) {
-        double[] a = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 }

@@ -1,12 +1,12 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.transcend.model.train.LatentData;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -43,18 +43,8 @@ public final class EncodeLatentsStep implements PipelineStage {
     }
 
     @Override
-    public String name() {
-        return SiTRuns.ENCODE;
-    }
-
-    @Override
-    public int version() {
-        return 2;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return LatentRecord.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(SiTRuns.ENCODE, 2, LatentRecord.getClassSchema());
     }
 
     @Override

@@ -1,6 +1,5 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.avro.file.DataFileReader;
 import org.apache.avro.file.DataFileWriter;
 import org.apache.avro.io.Encoder;
@@ -15,6 +14,7 @@ import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.TypeDescriptor;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -70,18 +70,8 @@ public final class EvaluateStep implements PipelineStage {
     }
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 2;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return EvalReport.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 2, EvalReport.getClassSchema());
     }
 
     @Override

@@ -1,10 +1,10 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Catalog;
@@ -25,18 +25,8 @@ public final class ImportStep implements PipelineStage {
     public static final String DEAD_LETTERS = "dead-letters";
 
     @Override
-    public String name() {
-        return ImportImages.STAGE;
-    }
-
-    @Override
-    public int version() {
-        return 1;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return ImageRecord.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(ImportImages.STAGE, 1, ImageRecord.getClassSchema());
     }
 
     @Override

@@ -1,12 +1,12 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.transforms.MapElements;
 import org.apache.beam.sdk.values.TypeDescriptor;
 import org.transcend.model.eval.DomainClassifier;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -49,18 +49,8 @@ public final class ReferenceStatsStep implements PipelineStage {
     }
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 1;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return FeatureStats.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 1, FeatureStats.getClassSchema());
     }
 
     /** The settings that choose the feature network and the reference: shared with the evaluate stage. */

@@ -1,9 +1,9 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -49,18 +49,8 @@ public final class SampleStep implements PipelineStage {
     }
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 2;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return SampleRecord.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 2, SampleRecord.getClassSchema());
     }
 
     @Override

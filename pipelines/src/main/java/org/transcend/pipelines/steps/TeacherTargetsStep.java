@@ -1,11 +1,11 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.transforms.Create;
 import org.apache.beam.sdk.transforms.Reshuffle;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -31,18 +31,8 @@ public final class TeacherTargetsStep implements PipelineStage {
     public static final String NAME = "teacher-targets";
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 1;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return TeacherTarget.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 1, TeacherTarget.getClassSchema());
     }
 
     @Override

@@ -1,10 +1,10 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -30,18 +30,8 @@ public final class TestSetStep implements PipelineStage {
     public static final String NAME = "test-set";
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 1;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return SampleRecord.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 1, SampleRecord.getClassSchema());
     }
 
     @Override

@@ -1,6 +1,5 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.avro.file.DataFileReader;
 import org.apache.avro.specific.SpecificDatumReader;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -12,6 +11,7 @@ import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.rng.CounterRng;
 import org.transcend.model.train.AdamW;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -50,19 +50,8 @@ public final class TrainClassifierStep implements PipelineStage {
     public static final String HELD_OUT_ACCURACY = "heldout_accuracy";
 
     @Override
-    public String name() {
-        return NAME;
-    }
-
-    @Override
-    public int version() {
-        return 1;
-    }
-
-    /** The artifact is a safetensors file; the schema that describes a trained network's file stands for it. */
-    @Override
-    public Schema outputSchema() {
-        return CheckpointMeta.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(NAME, 1, CheckpointMeta.getClassSchema());
     }
 
     @Override

@@ -1,9 +1,9 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -73,24 +73,15 @@ public final class TrainSiTStep implements PipelineStage {
     }
 
     @Override
-    public String name() {
-        return switch (kind) {
+    public StageIdentity identity() {
+        String name = switch (kind) {
             case WARMUP -> WARMUP;
             case STUDENT -> STUDENT;
             case BASELINE -> BASELINE;
             case REPA -> REPA;
             case SRA -> SRA;
         };
-    }
-
-    @Override
-    public int version() {
-        return 2;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return CheckpointMeta.getClassSchema();
+        return new StageIdentity(name, 2, CheckpointMeta.getClassSchema());
     }
 
     @Override

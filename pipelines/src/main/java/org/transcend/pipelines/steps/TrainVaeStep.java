@@ -1,9 +1,9 @@
 package org.transcend.pipelines.steps;
 
-import org.apache.avro.Schema;
 import org.apache.beam.sdk.Pipeline;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
+import org.transcend.pipelines.StageIdentity;
 import org.transcend.pipelines.StageContext;
 import org.transcend.pipelines.StageOutcome;
 import org.transcend.pipelines.config.Settings;
@@ -23,18 +23,8 @@ import static org.transcend.pipelines.config.Catalog.*;
 public final class TrainVaeStep implements PipelineStage {
 
     @Override
-    public String name() {
-        return SiTRuns.TRAIN_VAE;
-    }
-
-    @Override
-    public int version() {
-        return 2;
-    }
-
-    @Override
-    public Schema outputSchema() {
-        return CheckpointMeta.getClassSchema();
+    public StageIdentity identity() {
+        return new StageIdentity(SiTRuns.TRAIN_VAE, 2, CheckpointMeta.getClassSchema());
     }
 
     @Override
