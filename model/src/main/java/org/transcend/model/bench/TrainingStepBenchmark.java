@@ -25,12 +25,22 @@ import org.transcend.model.train.TargetSource;
 import org.transcend.model.train.TrainerSettings;
 import org.transcend.model.train.TrainingBatch;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The SiT-core training-step benchmark: hidden 256, depth 6, 4 heads, 16×16×4 latents, patch 2, batch 64, a
@@ -95,8 +105,12 @@ public final class TrainingStepBenchmark {
         out.printf("  alone: forward %.0f ms, backward %.0f ms, clipping + AdamW + EMA %.0f ms%n", passes[0], passes[1], passes[2]);
         out.printf("images/s: %.1f   GFLOP/s: %.1f   (%.1f GFLOP per step)%n", s.batch * 1000 / median, flops / median / 1e6, flops / 1e9);
         out.printf("the same GEMMs alone (Nd4j.gemm, preallocated): %.0f ms  ->  step / GEMM ratio %.2f%n", gemmMs, median / gemmMs);
-        out.printf("reference: PyTorch 2.13 on this machine kind ~1410 ms/step (45 images/s, 96 GFLOP/s): ratio %.2fx PyTorch's speed%n",
-                1410 / median);
+        pytorch(s, steps).ifPresentOrElse(
+                p -> out.printf("PyTorch, the same step measured now (%s): %.0f ms/step  ->  ratio %.2fx PyTorch's speed%n",
+                        p.description(), p.millis(), p.millis() / median),
+                () -> out.printf("PyTorch: no python3 with torch found (set TRANSCEND_PYTHON, or apt-get install python3-torch) to "
+                        + "measure it in this run%n"));
+        out.printf("the issue's figure, PyTorch 2.13 on an AVX2 machine of this kind: ~1410 ms/step  ->  ratio %.2fx%n", 1410 / median);
         double sampleSeconds = samplingSeconds(student, s);
         out.printf("sampling: %d images, Euler ODE %d steps, no guidance: %.1f s  ->  %.2f images/s (%.0f ms per forward of %d)%n",
                 s.batch, SAMPLING_STEPS, sampleSeconds, s.batch / sampleSeconds, sampleSeconds * 1000 / SAMPLING_STEPS, s.batch);
@@ -184,6 +198,56 @@ public final class TrainingStepBenchmark {
             times.add((System.nanoTime() - t0) / 1e6);
         }
         return median(times.subList(1, times.size()));
+    }
+
+    /** PyTorch's median step time and what ran it. */
+    record PyTorchStep(double millis, String description) {}
+
+    /**
+     * Runs {@code pytorch_sit_step.py} (beside this class) on the same shape with the first python that has torch:
+     * {@code TRANSCEND_PYTHON}, then {@code python3}, then {@code /usr/bin/python3} (Debian's python3-torch). The
+     * benchmark's ratio is only meaningful against a baseline measured on the same machine in the same run.
+     */
+    static Optional<PyTorchStep> pytorch(Shape s, int steps) {
+        try {
+            Optional<String> python = Stream.of(System.getenv("TRANSCEND_PYTHON"), "python3", "/usr/bin/python3")
+                    .filter(Objects::nonNull).filter(TrainingStepBenchmark::hasTorch).findFirst();
+            if (python.isEmpty()) return Optional.empty();
+            Path script = Files.createTempFile("pytorch_sit_step", ".py");
+            try (var in = TrainingStepBenchmark.class.getResourceAsStream("pytorch_sit_step.py")) {
+                Files.copy(Objects.requireNonNull(in, "pytorch_sit_step.py is missing from the jar"), script,
+                        StandardCopyOption.REPLACE_EXISTING);
+            }
+            List<String> command = new ArrayList<>(List.of(python.get(), script.toString(), "--hidden", "" + s.hidden, "--depth", "" + s.depth,
+                    "--heads", "" + s.heads, "--latent", "" + s.latent, "--channels", "" + s.channels, "--patch", "" + s.patch,
+                    "--batch", "" + s.batch, "--projector-hidden", "" + s.projectorHidden, "--steps", "" + steps,
+                    "--threads", "" + Runtime.getRuntime().availableProcessors()));
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            Files.deleteIfExists(script);
+            Matcher m = Pattern.compile("pytorch (\\S+) ms/step ([0-9.]+)").matcher(text);
+            if (p.exitValue() != 0 || !m.find()) throw new IllegalStateException("the PyTorch step failed:\n" + text);
+            return Optional.of(new PyTorchStep(Double.parseDouble(m.group(2)), "torch " + m.group(1) + ", " + python.get()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static boolean hasTorch(String python) {
+        try {
+            Process p = new ProcessBuilder(python, "-c", "import torch").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** The median of timings (the mean of the middle two for an even count). */
