@@ -6,6 +6,7 @@ import org.transcend.pipelines.steps.EvaluateStep;
 import org.transcend.pipelines.steps.ReferenceStatsStep;
 import org.transcend.pipelines.steps.EncodeLatentsStep;
 import org.transcend.pipelines.steps.ImportStep;
+import org.transcend.pipelines.steps.RegTargetsStep;
 import org.transcend.pipelines.steps.RepaTargetsStep;
 import org.transcend.pipelines.steps.SampleStep;
 import org.transcend.pipelines.steps.TeacherTargetsStep;
@@ -39,6 +40,8 @@ public final class Pipelines {
                 + "plan and budget, sampled and evaluated.", Pipelines::repa));
         ALL.put("sra", new Entry("SRA: SiT aligned to its own EMA at less noise, on the student's plan and budget, sampled and "
                 + "evaluated.", Pipelines::sra));
+        ALL.put("reg", new Entry("REG: SiT with one extra token carrying each image's noised global feature (the warmup teacher's "
+                + "pooled block features), denoised jointly, on the student's plan and budget, sampled and evaluated.", Pipelines::reg));
         ALL.put("evaluate-test-set", new Entry("The distance of the dataset's test split (as it is, or degraded by "
                 + "eval.test-set-degradation) to its imported training images: a check of the evaluation itself.", Pipelines::evaluateTestSet));
     }
@@ -98,6 +101,16 @@ public final class Pipelines {
         List<PipelineStage> stages = latents(s);
         stages.add(TrainSiTStep.sra(s));
         stages.addAll(sampleAndEvaluate(s, TrainSiTStep.SRA));
+        return stages;
+    }
+
+    private static List<PipelineStage> reg(Settings s) {
+        Catalog.blockWithinDepth(s, Catalog.REG_TEACHER_BLOCK);
+        List<PipelineStage> stages = latents(s);
+        stages.add(TrainSiTStep.warmup(s));
+        stages.add(new RegTargetsStep());
+        stages.add(TrainSiTStep.reg(s));
+        stages.addAll(sampleAndEvaluate(s, TrainSiTStep.REG));
         return stages;
     }
 

@@ -119,5 +119,18 @@ class SettingsTest {
         ConfigException e = assertThrows(ConfigException.class, () -> Pipelines.named("sra", shallow));
         assertEquals("sra.teacher-block is 9; accepted: 1 to sit.depth (6)", e.getMessage());
         assertEquals("sra", Pipelines.named("sra", Settings.resolve("fmnist-sra", List.of())).name());
+        ConfigException reg = assertThrows(ConfigException.class, () -> Pipelines.named("reg", Settings.resolve("fmnist-quick", List.of())));
+        assertEquals("reg.teacher-block is 8; accepted: 1 to sit.depth (6)", reg.getMessage());
+    }
+
+    @Test
+    void theRegPresetRunsTheRegPipelineOnTheQuickSiT() {
+        Settings reg = Settings.resolve("fmnist-reg", List.of());
+        assertEquals(128, reg.getInt("sit.hidden"), "from the base, fmnist-quick");
+        assertEquals(4, reg.getInt("reg.teacher-block"));
+        assertEquals(0.03, reg.getDouble("reg.weight"));
+        assertEquals(List.of("import-images", "train-vae", "encode-latents", "warmup-align", "reg-targets", "train-reg", "sample",
+                        "train-classifier", "reference-stats", "evaluate"),
+                Pipelines.named("reg", reg).stages().stream().map(PipelineStage::name).toList());
     }
 }

@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The other recipes of the seed papers (REPA, SRA, RAE's time shift) as settings of the same stages, each run end to end
+ * The other recipes of the seed papers (REPA, SRA, REG, RAE's time shift, JiT) as settings of the same stages, each run end to end
  * on the tiny Fashion-MNIST slice of {@link SelfTranscendencePipelineTest}, sharing one store so the import, the VAE and
  * the latents are built once.
  */
@@ -51,7 +51,7 @@ class RecipesPipelineTest {
         Path fm = TinySlice.data(tmp.resolve("fm"));
         store = tmp.resolve("store");
         tiny = new ArrayList<>(TinySlice.settings(fm));
-        tiny.addAll(List.of("repa.block=2", "repa.projector-hidden=32", "sra.student-block=1", "sra.teacher-block=3"));
+        tiny.addAll(List.of("repa.block=2", "repa.projector-hidden=32", "sra.student-block=1", "sra.teacher-block=3", "reg.teacher-block=3"));
     }
 
     private Orchestrator orchestrator(String... extra) {
@@ -203,11 +203,63 @@ class RecipesPipelineTest {
         assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
     }
 
-    /** The CLI's compare on three recipes, evaluated after 2 and 4 steps: a table, CSV, JSON and a readable plot. */
+    /**
+     * REG: the warmup teacher's block-3 tokens pooled on each clean latent are cached per image as g; the SiT carries the
+     * noised g as one extra token, trains on loss_flow + 0.03·loss_reg, samples (the token with the image) and is evaluated.
+     */
     @Test
     @Order(5)
+    void regTrainsWithTheTeachersPooledFeatureAsAGlobalTokenAndIsEvaluated() throws Exception {
+        RunRecord run = orchestrator("train.preview-every=2").run("reg", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertEquals(List.of("import-images", "train-vae", "encode-latents", "warmup-align", "reg-targets", "train-reg", "sample",
+                "train-classifier", "reference-stats", "evaluate"), run.getStages().stream().map(StageRun::getStage).toList());
+        assertTrue(s.get("encode-latents").getHit());
+        assertEquals((long) TinySlice.IMAGES, s.get("reg-targets").getCounts().get("features"));
+
+        // every cached g is the warmup's raw weights run to block 3 on the clean latent at t = 0, pooled over the 16 tokens
+        String latents = artifact(s.get("encode-latents")) + "/";
+        List<String> ids = org.transcend.stages.latents.Latents.ids(latents);
+        org.nd4j.linalg.api.ndarray.INDArray g = org.transcend.stages.representation.PatchFeatureTargets.inOrder(artifact(s.get("reg-targets")) + "/", ids);
+        assertArrayEquals(new long[]{TinySlice.IMAGES, 1, 32}, g.shape());
+        var warmup = org.transcend.model.train.Checkpoint.load(artifact(s.get("warmup-align")).resolve("model.safetensors"));
+        var teacher = new org.transcend.model.train.GlobalFeatureTeacher(org.transcend.model.sit.SiT.fromStateDict(warmup.weights(), 2, false,
+                java.util.OptionalInt.empty(), java.util.OptionalInt.of(2)), 3);
+        org.transcend.model.train.LatentData data = org.transcend.stages.latents.Latents.load(latents);
+        org.nd4j.linalg.api.ndarray.INDArray x0 = data.mean().get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 3)).sub(data.shift()).muli(data.scale());
+        org.nd4j.linalg.api.ndarray.INDArray expected = teacher.features(x0, new long[]{data.labels()[0], data.labels()[1], data.labels()[2]});
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0, expected.getRow(i).sub(g.slice(i).reshape(32)).amaxNumber().doubleValue(), 1e-5, "g of " + ids.get(i));
+        }
+
+        assertEquals(4L, s.get("train-reg").getCounts().get("steps"));
+        List<String> metrics = Files.readAllLines(artifact(s.get("train-reg")).resolve("metrics.jsonl"));
+        assertEquals(4, metrics.size());
+        for (String line : metrics) {
+            double reg = number(line, "loss_reg"), flow = number(line, "loss_flow");
+            assertTrue(reg > 0, "a squared error: " + line);
+            assertEquals(flow + 0.03 * reg, number(line, "loss"), 1e-5 * (flow + reg), "weight 0.03: " + line);
+        }
+        var model = org.transcend.model.train.Checkpoint.load(artifact(s.get("train-reg")).resolve("model.safetensors"));
+        assertArrayEquals(new long[]{32, 32}, model.weights().get("cls_projectors2.weight").shape());
+        assertArrayEquals(new long[]{32, 32}, model.weights().get("linear_cls.weight").shape());
+        assertTrue(Files.exists(artifact(s.get("train-reg")).resolve("previews/step-000002.png")), "the preview grid samples the token too");
+        assertEquals(20L, s.get("sample").getCounts().get("samples"));
+        assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
+
+        RunRecord changed = orchestrator("reg.weight=0.1").run("reg", Set.of(), Set.of());
+        assertTrue(byStage(changed).get("reg-targets").getHit(), "the per-image cache does not depend on the loss weight");
+        assertFalse(byStage(changed).get("train-reg").getHit());
+        RunRecord deeper = orchestrator("reg.teacher-block=4").run("reg", Set.of(), Set.of());
+        assertTrue(byStage(deeper).get("warmup-align").getHit());
+        assertFalse(byStage(deeper).get("reg-targets").getHit(), "another block is another g");
+    }
+
+    /** The CLI's compare on four recipes, evaluated after 2 and 4 steps: a table, CSV, JSON and a readable plot. */
+    @Test
+    @Order(6)
     void compareRacesRecipesOnOnePlanAndWritesATableAndAPlot() throws Exception {
-        List<String> args = new ArrayList<>(List.of("run", "compare", "--recipes", "vanilla,vae-align,sra", "--store", store.toString()));
+        List<String> args = new ArrayList<>(List.of("run", "compare", "--recipes", "vanilla,vae-align,sra,reg", "--store", store.toString()));
         for (String setting : tiny) args.addAll(List.of("--set", setting));
         args.addAll(List.of("--set", "compare.eval-every=2"));
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
@@ -221,15 +273,15 @@ class RecipesPipelineTest {
         Path out = runs.get(0);
         List<String> table = Files.readAllLines(out.resolve("table.txt"));
         assertTrue(table.get(0).startsWith("FD-fmnist-classifier against training steps"), table.get(0));
-        assertEquals(List.of("step", "vanilla", "vae-align", "sra"), List.of(table.get(1).trim().split("\\s+")));
+        assertEquals(List.of("step", "vanilla", "vae-align", "sra", "reg"), List.of(table.get(1).trim().split("\\s+")));
         assertEquals(List.of("2", "4"), table.subList(2, 4).stream().map(l -> l.trim().split("\\s+")[0]).toList());
         for (String row : table.subList(2, 4)) {
-            for (String cell : List.of(row.trim().split("\\s+")).subList(1, 4)) assertTrue(Double.parseDouble(cell) >= 0, row);
+            for (String cell : List.of(row.trim().split("\\s+")).subList(1, 5)) assertTrue(Double.parseDouble(cell) >= 0, row);
         }
         List<String> csv = Files.readAllLines(out.resolve("distances.csv"));
-        assertEquals(1 + 3 * 2, csv.size());
+        assertEquals(1 + 4 * 2, csv.size());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("distances.json").toFile());
-        assertEquals(6, json.size());
+        assertEquals(8, json.size());
         for (var point : json) {
             assertTrue(new ArtifactStore(store.toString()).committed("evaluate", point.get("evaluateKey").asText()).isPresent());
         }
@@ -245,7 +297,7 @@ class RecipesPipelineTest {
 
     /** JiT: no VAE (the latents are the padded pixels, scale 1), 4x4 patches through a low-rank embedding, x-prediction. */
     @Test
-    @Order(6)
+    @Order(7)
     void jitTrainsInPixelSpaceWithoutAVae() throws Exception {
         RunRecord run = orchestrator("latents.space=pixels", "sit.patch=4", "sit.bottleneck=8", "sit.prediction=x0")
                 .run("baseline", Set.of(), Set.of());

@@ -138,6 +138,15 @@ public record TrainingPlan(long seed, long datasetSize, int batchSize, TimeDistr
         return Nd4j.create(t, new long[]{t.length}, DataType.FLOAT);
     }
 
+    /**
+     * REG's noise ε_g of the global feature for {@code slots}, FLOAT {@code [n, dim]}, keyed by (seed, GLOBAL_NOISE, step,
+     * slot): its own stream, so the image's ε is what it is without REG, and a resumed run or another worker draws the same.
+     */
+    public INDArray globalNoise(List<Slot> slots, int dim) {
+        List<CounterRng> keys = slots.stream().map(s -> new CounterRng(seed, Purpose.GLOBAL_NOISE, s.step(), s.slot())).toList();
+        return CounterRng.normalRows(keys, DataType.FLOAT, dim);
+    }
+
     /** The times of {@code slots} as FLOAT {@code [n]}. */
     public static INDArray times(List<Slot> slots) {
         float[] t = new float[slots.size()];

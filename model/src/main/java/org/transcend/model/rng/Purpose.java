@@ -16,7 +16,9 @@ public enum Purpose {
     INIT(8),
     SAMPLE_DIFFUSION(9),
     /** SRA's draw of how much less noise its EMA teacher sees: t' = max(0, t − gap·U). */
-    TEACHER_TIME_GAP(10);
+    TEACHER_TIME_GAP(10),
+    /** REG's noise ε_g of the global feature: g_t = (1 − t)·g + t·ε_g. */
+    GLOBAL_NOISE(11);
 
     /** The stable number mixed into the key. */
     public final int code;

@@ -1,5 +1,6 @@
 package org.transcend.model.sit;
 
+import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -21,6 +22,11 @@ import java.util.function.Function;
  * REPA's SiT (a DiT with adaLN-Zero conditioning) with optional projector and VAE-align heads: its weights in
  * PyTorch state_dict names and layouts, and a builder that wires them into a caller's SameDiff graph.
  *
+ * <p>With REG's global token ({@link SiTConfig#globalDim}), the noised global feature g_t [N, Dg] is embedded by
+ * {@code cls_projectors2} and enters as one extra token in front of the T patch tokens, without a position embedding;
+ * every block attends over the T + 1 tokens, the final layer and the heads read the patch tokens only, and the token's
+ * last residual gives v̂_g through LayerNorm (no affine) and {@code linear_cls}.
+ *
  * <p>Inputs of {@link #build}: x [N, C, H, W], t [N] and y as one-hot rows [N, numClasses + 1] (the last
  * column is the null class), all of the network's data type. Labels enter one-hot because the gradient of
  * ND4J's gather fails inside larger graphs; {@link #oneHot} makes the rows from integer labels. Label dropout
@@ -38,6 +44,13 @@ public final class SiT {
     /** JiT's bottleneck patch embedding, patch values → d' (no bias) and d' → D. */
     static final String BOTTLENECK_IN = "x_embedder.proj1.weight";
     static final String BOTTLENECK_OUT = "x_embedder.proj2.weight";
+    /**
+     * REG's global token: the Linear Dg → D that embeds the noised global feature g_t ({@code cls_projectors2}, REG's
+     * name), and the Linear D → Dg that reads v̂_g from the token's LayerNorm-ed last residual ({@code linear_cls}; REG
+     * keeps it inside {@code final_layer} after the adaLN modulation, this one reads the plain LayerNorm and stands apart).
+     */
+    static final String GLOBAL_EMBED = "cls_projectors2";
+    static final String GLOBAL_OUT = "linear_cls";
 
     static final double BLOCK_NORM_EPS = 1e-6;
     /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
@@ -176,7 +189,8 @@ public final class SiT {
      * The config a PyTorch SiT state_dict implies: hidden, channels and patch from {@code x_embedder.proj.weight},
      * depth from the blocks present, input size from {@code pos_embed}, classes from the label table (one row is
      * the null class), MLP ratio from {@code fc1}; heads and QK-norm are settings (the flag must agree with the
-     * presence of {@code q_norm} tensors); class dropout is the reference's 0.1.
+     * presence of {@code q_norm} tensors); class dropout is the reference's 0.1; REG's global token from
+     * {@code cls_projectors2.weight} [D, Dg].
      */
     public static SiTConfig inferConfig(Map<String, INDArray> weights, int heads, boolean qkNorm) {
         return inferConfigFromShapes(shapesOf(weights), heads, qkNorm);
@@ -215,7 +229,9 @@ public final class SiT {
             throw new IllegalArgumentException("qkNorm is " + qkNorm + " but the state_dict " + (fileQkNorm ? "holds" : "lacks")
                     + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
         }
-        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1, bottleneck).validate();
+        int globalDim = shapes.containsKey(GLOBAL_EMBED + ".weight") ? (int) shapes.get(GLOBAL_EMBED + ".weight")[1] : 0;
+        return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1, bottleneck,
+                globalDim).validate();
     }
 
     private static long[] require(Map<String, long[]> shapes, String name) {
@@ -365,11 +381,21 @@ public final class SiT {
         return build(sd, x, t, y, Wiring.full(config.depth()));
     }
 
-    /**
-     * Wires the network into {@code sd} on the caller's inputs. Parameters already in {@code sd} under the same
-     * name are reused, so building twice with one prefix shares the weights.
-     */
+    /** As {@link #build(SameDiff, SDVariable, SDVariable, SDVariable)} for a network without REG's global token. */
     public SiTOutputs build(SameDiff sd, SDVariable x, SDVariable t, SDVariable y, Wiring wiring) {
+        return build(sd, x, null, t, y, wiring);
+    }
+
+    /**
+     * Wires the network into {@code sd} on the caller's inputs; {@code g} [N, Dg] is REG's noised global feature g_t,
+     * given exactly when the config has the global token. Parameters already in {@code sd} under the same name are
+     * reused, so building twice with one prefix shares the weights.
+     */
+    public SiTOutputs build(SameDiff sd, SDVariable x, SDVariable g, SDVariable t, SDVariable y, Wiring wiring) {
+        if (config.hasGlobalToken() != (g != null)) {
+            throw new IllegalArgumentException(config.hasGlobalToken() ? "this SiT has REG's global token and needs g_t [N, "
+                    + config.globalDim() + "]" : "this SiT has no global token; g_t is accepted only with one");
+        }
         if (wiring.lastBlock() < 1 || wiring.lastBlock() > config.depth()) {
             throw new IllegalArgumentException("lastBlock " + wiring.lastBlock() + " lies outside 1 to depth " + config.depth());
         }
@@ -392,6 +418,11 @@ public final class SiT {
             embedded = Layers.linear(sd, low, sd.reshape(p.apply(BOTTLENECK_OUT), d, config.bottleneck()), p.apply("x_embedder.proj2.bias"));
         }
         SDVariable h = sd.reshape(embedded, -1, tokens, d).add(p.apply(POS_EMBED));
+        if (g != null) {
+            // in front of the patch tokens, without a position embedding (REG's pos_embed row for it is zero)
+            SDVariable token = Layers.linear(sd, g, p.apply(GLOBAL_EMBED + ".weight"), p.apply(GLOBAL_EMBED + ".bias"));
+            h = sd.concat(1, sd.reshape(token, -1, 1, d), h);
+        }
 
         SDVariable c = timestepEmbedding(sd, t, p).add(sd.mmul(y, p.apply("y_embedder.embedding_table.weight")));
         SDVariable siluC = Layers.silu(sd, c); // every adaLN modulation starts with SiLU(c)
@@ -403,32 +434,42 @@ public final class SiT {
         }
 
         Optional<SDVariable> out = Optional.empty();
+        Optional<SDVariable> global = Optional.empty();
         if (wiring.lastBlock() == config.depth()) {
-            out = Optional.of(finalLayer(sd, h, siluC, p));
+            out = Optional.of(finalLayer(sd, patchTokens(h), siluC, p));
+            if (g != null) {
+                SDVariable normed = Layers.layerNorm(sd, h.get(SDIndex.all(), SDIndex.point(0), SDIndex.all()), 1, BLOCK_NORM_EPS);
+                global = Optional.of(Layers.linear(sd, normed, p.apply(GLOBAL_OUT + ".weight"), p.apply(GLOBAL_OUT + ".bias")));
+            }
         }
         List<SDVariable> projections = new ArrayList<>();
         Optional<SDVariable> align = Optional.empty();
         Optional<SDVariable> sra = Optional.empty();
         if (wiring.heads()) {
             if (sraHead.isPresent()) {
-                SDVariable rows = sd.reshape(blocks.get(sraHead.get().block() - 1), -1, d);
+                SDVariable rows = sd.reshape(patchTokens(blocks.get(sraHead.get().block() - 1)), -1, d);
                 SDVariable hidden = Layers.silu(sd, Layers.linear(sd, rows, p.apply("sra_head.0.weight"), p.apply("sra_head.0.bias")));
                 sra = Optional.of(sd.reshape(Layers.linear(sd, hidden, p.apply("sra_head.2.weight"), p.apply("sra_head.2.bias")), -1, tokens, d));
             }
             for (int j = 0; j < projectors.size(); j++) {
-                SDVariable rows = sd.reshape(blocks.get(projectors.get(j).block() - 1), -1, d);
+                SDVariable rows = sd.reshape(patchTokens(blocks.get(projectors.get(j).block() - 1)), -1, d);
                 SDVariable z = mlp3(sd, rows, "projectors." + j + ".", p);
                 projections.add(sd.reshape(z, -1, tokens, projectors.get(j).outDim()));
             }
             if (alignHead.isPresent()) {
-                SDVariable rows = sd.reshape(blocks.get(alignHead.get().block() - 1), -1, d);
+                SDVariable rows = sd.reshape(patchTokens(blocks.get(alignHead.get().block() - 1)), -1, d);
                 SDVariable normed = Layers.layerNorm(sd, mlp3(sd, rows, "align_head.", p), 1, BLOCK_NORM_EPS);
                 SDVariable patchesOut = Layers.linear(sd, normed, p.apply("align_head.out.weight"), p.apply("align_head.out.bias"));
                 align = Optional.of(Layers.unpatchify(sd, sd.reshape(patchesOut, -1, tokens, config.patchValues()),
                         config.inChannels(), config.grid(), config.patchSize()));
             }
         }
-        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra);
+        return new SiTOutputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra, global);
+    }
+
+    /** The T patch tokens of a residual stream [N, sequence, D]: what the final layer and every head read. */
+    private SDVariable patchTokens(SDVariable h) {
+        return config.hasGlobalToken() ? h.get(SDIndex.all(), SDIndex.interval(1, config.sequence()), SDIndex.all()) : h;
     }
 
     private void needsBlock(Wiring wiring, String head, int block) {
@@ -482,9 +523,9 @@ public final class SiT {
         return x.add(m[5].mul(mlp(sd, mlpIn, prefix + "mlp.", p)));
     }
 
-    /** timm's Attention with qkv bias and optional QK-norm, on x [N, T, D]. */
+    /** timm's Attention with qkv bias and optional QK-norm, on x [N, sequence, D]. */
     private SDVariable attention(SameDiff sd, SDVariable x, String prefix, Function<String, SDVariable> p) {
-        int d = config.hidden(), heads = config.heads(), headDim = config.headDim(), tokens = config.tokens();
+        int d = config.hidden(), heads = config.heads(), headDim = config.headDim(), tokens = config.sequence();
         SDVariable qkv = Layers.linear(sd, sd.reshape(x, -1, d), p.apply(prefix + "qkv.weight"), p.apply(prefix + "qkv.bias"));
         SDVariable split = sd.permute(sd.reshape(qkv, -1, tokens, 3, heads, headDim), 2, 0, 3, 1, 4);
         SDVariable[] qkvHeads = sd.unstack(split, 0, 3); // each [N, H, T, d]
@@ -499,12 +540,12 @@ public final class SiT {
         return sd.reshape(projected, -1, tokens, d);
     }
 
-    /** timm's Mlp with GELU(tanh), on x [N, T, D]. */
+    /** timm's Mlp with GELU(tanh), on x [N, sequence, D]. */
     private SDVariable mlp(SameDiff sd, SDVariable x, String prefix, Function<String, SDVariable> p) {
         SDVariable rows = sd.reshape(x, -1, config.hidden());
         SDVariable hidden = Layers.geluTanh(sd, Layers.linear(sd, rows, p.apply(prefix + "fc1.weight"), p.apply(prefix + "fc1.bias")));
         SDVariable out = Layers.linear(sd, hidden, p.apply(prefix + "fc2.weight"), p.apply(prefix + "fc2.bias"));
-        return sd.reshape(out, -1, config.tokens(), config.hidden());
+        return sd.reshape(out, -1, config.sequence(), config.hidden());
     }
 
     private SDVariable finalLayer(SameDiff sd, SDVariable x, SDVariable siluC, Function<String, SDVariable> p) {
@@ -538,6 +579,9 @@ public final class SiT {
             s.add(new Param(BOTTLENECK_IN, new long[]{b, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, b));
             s.add(new Param(BOTTLENECK_OUT, new long[]{d, b, 1, 1}, Init.XAVIER, b, d));
             s.add(Param.of("x_embedder.proj2.bias", Init.ZERO, d));
+        }
+        if (config.hasGlobalToken()) {
+            linear(s, GLOBAL_EMBED, d, config.globalDim(), Init.XAVIER);
         }
         s.add(Param.linearWeight("t_embedder.mlp.0.weight", d, FREQUENCY_EMBEDDING, Init.NORMAL_002));
         s.add(Param.of("t_embedder.mlp.0.bias", Init.ZERO, d));
@@ -574,6 +618,10 @@ public final class SiT {
             linear(s, "sra_head.0", h.hiddenDim(), d, Init.XAVIER);
             linear(s, "sra_head.2", d, h.hiddenDim(), Init.XAVIER);
         });
+        if (config.hasGlobalToken()) {
+            // zero, as the final layer: v̂_g is an output of the network as v̂ is
+            linear(s, GLOBAL_OUT, config.globalDim(), d, Init.ZERO);
+        }
         linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
         linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);
         return List.copyOf(s);

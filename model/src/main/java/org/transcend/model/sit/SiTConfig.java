@@ -16,9 +16,17 @@ package org.transcend.model.sit;
  * @param classDropout probability of replacing a label by the null class during training
  * @param bottleneck   JiT's low-rank patch embedding: patch values → bottleneck → D ({@code x_embedder.proj1},
  *                     {@code x_embedder.proj2}); 0 for the plain patch embedding ({@code x_embedder.proj})
+ * @param globalDim    REG's global token: the width Dg of the global feature that one extra token in front of the patch
+ *                     tokens carries in ({@code cls_projectors2}) and predicts back ({@code linear_cls}); 0 for none
  */
 public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
-                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck) {
+                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck, int globalDim) {
+
+    /** A SiT without REG's global token. */
+    public SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
+                     double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck) {
+        this(inputSize, patchSize, inChannels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, classDropout, bottleneck, 0);
+    }
 
     /** The reference's SiT: a plain patch embedding. */
     public SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
@@ -79,6 +87,9 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         if (bottleneck < 0) {
             throw new IllegalArgumentException("bottleneck is " + bottleneck + "; accepted: 0 (none) or a width of at least 1");
         }
+        if (globalDim < 0) {
+            throw new IllegalArgumentException("globalDim is " + globalDim + "; accepted: 0 (no global token) or a width of at least 1");
+        }
         if (!(classDropout >= 0 && classDropout < 1)) {
             throw new IllegalArgumentException("classDropout " + classDropout + " must lie in [0, 1)");
         }
@@ -99,6 +110,25 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
     /** Tokens T per image. */
     public int tokens() {
         return grid() * grid();
+    }
+
+    /** Whether one extra token carries REG's global feature g in front of the patch tokens. */
+    public boolean hasGlobalToken() {
+        return globalDim > 0;
+    }
+
+    /** Tokens every block attends over: the T patch tokens, and REG's global token in front of them when there is one. */
+    public int sequence() {
+        return tokens() + (hasGlobalToken() ? 1 : 0);
+    }
+
+    /**
+     * One sample's state as a sampler integrates it: the latent [C, H, W], or with the global token the latent's
+     * C·H·W values followed by the token's Dg in one row (see {@link SiTEngine#velocityModel}).
+     */
+    public long[] samplerState() {
+        return hasGlobalToken() ? new long[]{(long) inChannels * inputSize * inputSize + globalDim}
+                : new long[]{inChannels, inputSize, inputSize};
     }
 
     public int headDim() {

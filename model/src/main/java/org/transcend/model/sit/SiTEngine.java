@@ -41,14 +41,16 @@ public final class SiTEngine {
      * What one forward pass produced, as views into the engine's buffers: valid until its next forward pass.
      *
      * @param c           conditioning c [N, D]
-     * @param blocks      the residual stream after each computed block [N, T, D]
+     * @param blocks      the residual stream after each computed block [N, sequence, D] (REG's global token, when there
+     *                    is one, in row 0 of each sample)
      * @param out         the network output [N, C, H, W]; empty when the pass stopped before the last block
      * @param projections each projector head's output [N, T, outDim]; empty when heads were not computed
      * @param align       the align head's output [N, C, H, W], when there is one and heads were computed
      * @param sra         the SRA head's output [N, T, D], when there is one and heads were computed
+     * @param global      REG's v̂_g [N, Dg] read from the global token, when there is one and the pass ran to the end
      */
     public record Outputs(INDArray c, List<INDArray> blocks, Optional<INDArray> out, List<INDArray> projections,
-                          Optional<INDArray> align, Optional<INDArray> sra) {
+                          Optional<INDArray> align, Optional<INDArray> sra, Optional<INDArray> global) {
 
         /** The residual stream after block k (1-indexed). */
         public INDArray block(int k) {
@@ -63,7 +65,10 @@ public final class SiTEngine {
     private final SiTConfig config;
     private final DataType type;
     private final int d;
+    /** Patch tokens T: what the final layer and the heads read. */
     private final int tokens;
+    /** Tokens the blocks attend over: T, or T + 1 with REG's global token in front. */
+    private final int seq;
     private final INDArray frequencies;
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
     private final Map<Long, INDArray> onesRows = new HashMap<>();
@@ -82,6 +87,7 @@ public final class SiTEngine {
         this.type = sit.dataType();
         this.d = config.hidden();
         this.tokens = config.tokens();
+        this.seq = config.sequence();
         this.frequencies = SiT.timestepFrequencies(type);
         for (String name : sit.trainableNames()) {
             gradients.put(name, Nd4j.zeros(type, sit.parameter(name).shape()));
@@ -94,16 +100,35 @@ public final class SiTEngine {
 
     /** The whole network with its heads, keeping what {@link #backward} needs. */
     public Outputs forward(INDArray x, INDArray t, INDArray y) {
-        return forward(x, t, y, config.depth(), true, true);
+        return forward(x, null, t, y, config.depth(), true, true);
+    }
+
+    /** As {@link #forward(INDArray, INDArray, INDArray)} with REG's noised global feature g_t [N, Dg]. */
+    public Outputs forward(INDArray x, INDArray g, INDArray t, INDArray y) {
+        return forward(x, g, t, y, config.depth(), true, true);
+    }
+
+    /** As {@link #forward(INDArray, INDArray, INDArray, INDArray, int, boolean, boolean)} for a network without a global token. */
+    public Outputs forward(INDArray x, INDArray t, INDArray y, int lastBlock, boolean heads, boolean forBackward) {
+        return forward(x, null, t, y, lastBlock, heads, forBackward);
     }
 
     /**
      * Runs the network on x [N, C, H, W], t [N] and one-hot labels y [N, numClasses + 1] (see {@link SiT#oneHot}),
      * through block {@code lastBlock} (the final layer only when it is the last block), with the heads when
-     * {@code heads} is set. With {@code forBackward} every activation is kept for {@link #backward}, which needs
+     * {@code heads} is set. {@code g} is REG's noised global feature g_t [N, Dg], given exactly when the network has
+     * the global token. With {@code forBackward} every activation is kept for {@link #backward}, which needs
      * the whole network and its heads; without it blocks share their scratch buffers (inference).
      */
-    public Outputs forward(INDArray x, INDArray t, INDArray y, int lastBlock, boolean heads, boolean forBackward) {
+    public Outputs forward(INDArray x, INDArray g, INDArray t, INDArray y, int lastBlock, boolean heads, boolean forBackward) {
+        if (config.hasGlobalToken() != (g != null)) {
+            throw new IllegalArgumentException(config.hasGlobalToken() ? "this SiT has REG's global token and needs g_t [N, "
+                    + config.globalDim() + "]" : "this SiT has no global token; g_t is accepted only with one");
+        }
+        if (g != null && !Arrays.equals(g.shape(), new long[]{x.size(0), config.globalDim()})) {
+            throw new IllegalArgumentException("g_t has shape " + Arrays.toString(g.shape()) + "; accepted: [" + x.size(0) + ", "
+                    + config.globalDim() + "], one global feature per image of x");
+        }
         if (lastBlock < 1 || lastBlock > config.depth()) {
             throw new IllegalArgumentException("lastBlock " + lastBlock + " lies outside 1 to depth " + config.depth());
         }
@@ -129,9 +154,10 @@ public final class SiTEngine {
         patches.reshape(n, config.grid(), config.grid(), config.inChannels(), config.patchSize(), config.patchSize())
                 .assign(x.castTo(type).reshape(n, config.inChannels(), config.grid(), config.patchSize(), config.grid(), config.patchSize())
                         .permute(0, 2, 4, 1, 3, 5));
-        INDArray h = buf("h0", m, d);
-        patchEmbed(patches, h);
-        h.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
+        INDArray embedded = buf(g == null ? "h0" : "patch_embedded", m, d);
+        patchEmbed(patches, embedded);
+        embedded.reshape(n, (long) tokens * d).addiRowVector(sit.parameter(SiT.POS_EMBED).reshape((long) tokens * d));
+        INDArray h = g == null ? embedded : globalEmbed(g, embedded);
 
         INDArray c = conditioning(t.castTo(type).reshape(n, 1));
         INDArray siluC = buf("silu_c", n, d);
@@ -139,14 +165,16 @@ public final class SiTEngine {
 
         List<INDArray> blocks = new ArrayList<>();
         for (int i = 0; i < lastBlock; i++) {
-            INDArray next = buf("h" + (i + 1), m, d);
+            INDArray next = buf("h" + (i + 1), (long) n * seq, d);
             block(i, h, siluC, next, forBackward ? "b" + i + "." : "b.");
-            blocks.add(next.reshape(n, tokens, d));
+            blocks.add(next.reshape(n, seq, d));
             h = next;
         }
         Optional<INDArray> out = Optional.empty();
+        Optional<INDArray> global = Optional.empty();
         if (lastBlock == config.depth()) {
-            out = Optional.of(finalLayer(h, siluC));
+            out = Optional.of(finalLayer(headInput(lastBlock), siluC));
+            if (g != null) global = Optional.of(globalOut(h));
         }
         List<INDArray> projections = new ArrayList<>();
         Optional<INDArray> align = Optional.empty();
@@ -157,25 +185,48 @@ public final class SiTEngine {
             }
             for (int j = 0; j < sit.projectors().size(); j++) {
                 ProjectorHead head = sit.projectors().get(j);
-                INDArray z = mlp3Forward("projectors." + j + ".", buf("h" + head.block(), m, d), head.hiddenDim(), head.outDim());
+                INDArray z = mlp3Forward("projectors." + j + ".", headInput(head.block()), head.hiddenDim(), head.outDim());
                 projections.add(z.reshape(n, tokens, head.outDim()));
             }
             if (sit.alignHead().isPresent()) {
                 align = Optional.of(alignForward());
             }
         }
-        return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra);
+        return new Outputs(c, Collections.unmodifiableList(blocks), out, Collections.unmodifiableList(projections), align, sra, global);
     }
 
     /**
      * The network as a sampler's {@link VelocityModel}: LONG labels become one-hot rows and the output becomes
-     * v̂ as {@code prediction} says. Each call returns a fresh array.
+     * v̂ as {@code prediction} says. Each call returns a fresh array. With REG's global token the states are the packed
+     * rows of {@link SiTConfig#samplerState} and so are the velocities, [v̂ | v̂_g]: the token is generated with the
+     * image, from noise, under the same guidance (v̂_g is always a velocity).
      */
     public VelocityModel velocityModel(Prediction prediction) {
-        return (x, t, classes) -> {
-            INDArray out = forward(x, t, sit.oneHot(classes.toLongVector()), config.depth(), false, false).out().orElseThrow();
-            return prediction == Prediction.VELOCITY ? out.dup() : prediction.velocity(out, x.castTo(type), t);
+        if (!config.hasGlobalToken()) {
+            return (x, t, classes) -> {
+                INDArray out = forward(x, t, sit.oneHot(classes.toLongVector()), config.depth(), false, false).out().orElseThrow();
+                return prediction == Prediction.VELOCITY ? out.dup() : prediction.velocity(out, x.castTo(type), t);
+            };
+        }
+        return (state, t, classes) -> {
+            INDArray x = latents(state), g = state.get(NDArrayIndex.all(), NDArrayIndex.interval(imageValues(), imageValues() + config.globalDim()));
+            Outputs o = forward(x, g, t, sit.oneHot(classes.toLongVector()), config.depth(), false, false);
+            INDArray out = o.out().orElseThrow();
+            INDArray v = prediction == Prediction.VELOCITY ? out : prediction.velocity(out, x.castTo(type), t);
+            return Nd4j.concat(1, v.reshape(x.size(0), imageValues()), o.global().orElseThrow());
         };
+    }
+
+    /** The latents [N, C, H, W] of sampler states: the states themselves, or the image part of REG's packed rows. */
+    public INDArray latents(INDArray states) {
+        if (!config.hasGlobalToken()) return states;
+        return states.get(NDArrayIndex.all(), NDArrayIndex.interval(0, imageValues())).dup()
+                .reshape(states.size(0), config.inChannels(), config.inputSize(), config.inputSize());
+    }
+
+    /** C·H·W, the values of one latent. */
+    private long imageValues() {
+        return (long) config.inChannels() * config.inputSize() * config.inputSize();
     }
 
     private static void needsBlock(int lastBlock, String head, int block) {
@@ -198,21 +249,37 @@ public final class SiTEngine {
     /** As {@link #backward(Optional, Map, Optional)}, with the loss's gradient with respect to the SRA head's output [N, T, D]. */
     public Map<String, INDArray> backward(Optional<INDArray> dOut, Map<Integer, INDArray> dProjections, Optional<INDArray> dAlign,
                                           Optional<INDArray> dSra) {
+        return backward(dOut, dProjections, dAlign, dSra, Optional.empty());
+    }
+
+    /** As {@link #backward(Optional, Map, Optional, Optional)}, with the loss's gradient with respect to REG's v̂_g [N, Dg]. */
+    public Map<String, INDArray> backward(Optional<INDArray> dOut, Map<Integer, INDArray> dProjections, Optional<INDArray> dAlign,
+                                          Optional<INDArray> dSra, Optional<INDArray> dGlobal) {
         if (!backwardReady) {
             throw new IllegalStateException("backward needs a forward pass over the whole network with its heads and forBackward set");
         }
         long m = (long) n * tokens;
         INDArray siluC = buf("silu_c", n, d);
         INDArray dSiluC = buf("d_silu_c", n, d).assign(0);
-        INDArray dh = buf("dh", m, d).assign(0);
+        INDArray dh = buf("dh", (long) n * seq, d).assign(0);
 
+        INDArray dPatches = headGradient(dh);
         if (dOut.isPresent()) {
-            finalLayerBackward(dOut.get(), siluC, dSiluC, dh);
+            finalLayerBackward(dOut.get(), siluC, dSiluC, dPatches);
         } else {
             zeroGradients("final_layer.");
         }
+        if (config.hasGlobalToken()) {
+            if (dGlobal.isPresent()) {
+                globalOutBackward(dGlobal.get(), dh);
+            } else {
+                zeroGradients(SiT.GLOBAL_OUT + ".");
+            }
+        }
+        addHeadGradient(dPatches, dh);
         for (int i = config.depth() - 1; i >= 0; i--) {
             int k = i + 1; // dh is now the gradient of the residual stream after block k
+            dPatches = headGradient(dh);
             for (int j = 0; j < sit.projectors().size(); j++) {
                 ProjectorHead head = sit.projectors().get(j);
                 if (head.block() != k) continue;
@@ -220,29 +287,99 @@ public final class SiTEngine {
                 if (dz == null) {
                     zeroGradients("projectors." + j + ".");
                 } else {
-                    mlp3Backward("projectors." + j + ".", buf("h" + k, m, d), head.hiddenDim(), head.outDim(),
-                            dz.castTo(type).reshape(m, head.outDim()), dh);
+                    mlp3Backward("projectors." + j + ".", headInput(k), head.hiddenDim(), head.outDim(),
+                            dz.castTo(type).reshape(m, head.outDim()), dPatches);
                 }
             }
             if (sit.alignHead().isPresent() && sit.alignHead().get().block() == k) {
                 if (dAlign.isPresent()) {
-                    alignBackward(dAlign.get(), dh);
+                    alignBackward(dAlign.get(), dPatches);
                 } else {
                     zeroGradients("align_head.");
                 }
             }
             if (sit.sraHead().isPresent() && sit.sraHead().get().block() == k) {
                 if (dSra.isPresent()) {
-                    sraBackward(dSra.get(), dh);
+                    sraBackward(dSra.get(), dPatches);
                 } else {
                     zeroGradients("sra_head.");
                 }
             }
+            addHeadGradient(dPatches, dh);
             blockBackward(i, siluC, dSiluC, dh);
         }
-        patchEmbedBackward(dh, buf("patches", m, patchInputs()));
+        patchEmbedBackward(config.hasGlobalToken() ? globalEmbedBackward(dh) : dh, buf("patches", m, patchInputs()));
         conditioningBackward(dSiluC);
         return gradients;
+    }
+
+    // ---------------------------------------------------------------- REG's global token
+
+    /**
+     * The rows [N·T, D] of block k's patch tokens, which the final layer and the heads read: the residual stream itself,
+     * or with the global token a copy without its rows.
+     */
+    private INDArray headInput(int k) {
+        INDArray stream = buf("h" + k, (long) n * seq, d);
+        if (!config.hasGlobalToken()) return stream;
+        INDArray rows = buf("patch_h" + k, (long) n * tokens, d);
+        rows.reshape(n, tokens, d).assign(stream.reshape(n, seq, d).get(NDArrayIndex.all(), NDArrayIndex.interval(1, seq), NDArrayIndex.all()));
+        return rows;
+    }
+
+    /** Where the heads' gradients of the patch rows go: dh itself, or with the global token a zeroed [N·T, D] buffer. */
+    private INDArray headGradient(INDArray dh) {
+        return config.hasGlobalToken() ? buf("d_patch_rows", (long) n * tokens, d).assign(0) : dh;
+    }
+
+    /** Adds the patch rows' gradients gathered by {@link #headGradient} into dh's patch tokens (nothing to do without the token). */
+    private void addHeadGradient(INDArray dPatches, INDArray dh) {
+        if (dPatches == dh) return;
+        dh.reshape(n, seq, d).get(NDArrayIndex.all(), NDArrayIndex.interval(1, seq), NDArrayIndex.all()).addi(dPatches.reshape(n, tokens, d));
+    }
+
+    /** The stream [N·(T + 1), D]: per sample the embedded g_t (Linear Dg → D, no position embedding), then its patch tokens. */
+    private INDArray globalEmbed(INDArray g, INDArray embedded) {
+        INDArray gIn = buf("global.g", n, config.globalDim()).assign(g.castTo(type));
+        INDArray token = buf("global.token", n, d);
+        linear(gIn, sit.parameter(SiT.GLOBAL_EMBED + ".weight"), sit.parameter(SiT.GLOBAL_EMBED + ".bias"), token);
+        INDArray h = buf("h0", (long) n * seq, d);
+        INDArray h3 = h.reshape(n, seq, d);
+        h3.get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all()).assign(token);
+        h3.get(NDArrayIndex.all(), NDArrayIndex.interval(1, seq), NDArrayIndex.all()).assign(embedded.reshape(n, tokens, d));
+        return h;
+    }
+
+    /** From dh of the stream [N·(T + 1), D]: the token embedding's gradients, and the patch rows' gradient [N·T, D] returned. */
+    private INDArray globalEmbedBackward(INDArray dh) {
+        INDArray dh3 = dh.reshape(n, seq, d);
+        INDArray dToken = buf("d_global_token", n, d).assign(dh3.get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all()));
+        linearBackward(dToken, buf("global.g", n, config.globalDim()), sit.parameter(SiT.GLOBAL_EMBED + ".weight"),
+                gradients.get(SiT.GLOBAL_EMBED + ".weight"), gradients.get(SiT.GLOBAL_EMBED + ".bias"), null);
+        INDArray dEmbedded = buf("d_patch_rows", (long) n * tokens, d);
+        dEmbedded.reshape(n, tokens, d).assign(dh3.get(NDArrayIndex.all(), NDArrayIndex.interval(1, seq), NDArrayIndex.all()));
+        return dEmbedded;
+    }
+
+    /** v̂_g [N, Dg]: the global token's last residual through LayerNorm (no affine) and Linear D → Dg. */
+    private INDArray globalOut(INDArray h) {
+        INDArray last = buf("global.last", n, d).assign(h.reshape(n, seq, d).get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all()));
+        INDArray xhat = buf("global.xhat", n, d);
+        layerNorm(last, xhat, buf("global.rstd", n, 1), SiT.BLOCK_NORM_EPS);
+        INDArray out = buf("global.out", n, config.globalDim());
+        linear(xhat, sit.parameter(SiT.GLOBAL_OUT + ".weight"), sit.parameter(SiT.GLOBAL_OUT + ".bias"), out);
+        return out;
+    }
+
+    /** Adds the gradient through {@link #globalOut} to the global token's rows of dh. */
+    private void globalOutBackward(INDArray dGlobal, INDArray dh) {
+        INDArray xhat = buf("global.xhat", n, d);
+        INDArray dxhat = buf("d_global_hat", n, d);
+        linearBackward(dGlobal.castTo(type), xhat, sit.parameter(SiT.GLOBAL_OUT + ".weight"), gradients.get(SiT.GLOBAL_OUT + ".weight"),
+                gradients.get(SiT.GLOBAL_OUT + ".bias"), dxhat);
+        INDArray dLast = buf("d_global_last", n, d).assign(0);
+        layerNormBackward(dxhat, xhat, buf("global.rstd", n, 1), dLast);
+        dh.reshape(n, seq, d).get(NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.all()).addi(dLast);
     }
 
     // ---------------------------------------------------------------- embeddings and conditioning
@@ -353,7 +490,7 @@ public final class SiTEngine {
 
     private void block(int i, INDArray h, INDArray siluC, INDArray next, String key) {
         String prefix = "blocks." + i + ".";
-        long m = (long) n * tokens;
+        long m = (long) n * seq;
         int f = config.mlpHidden();
         INDArray[] mod = chunks(key + "mod", 6); // shift, scale, gate for attention, then for the MLP
 
@@ -385,7 +522,7 @@ public final class SiTEngine {
     private void blockBackward(int i, INDArray siluC, INDArray dSiluC, INDArray dh) {
         String prefix = "blocks." + i + ".";
         String key = "b" + i + ".";
-        long m = (long) n * tokens;
+        long m = (long) n * seq;
         int f = config.mlpHidden();
         INDArray[] mod = chunks(key + "mod", 6);
         INDArray[] dMod = chunks("d_mod", 6);
@@ -418,61 +555,61 @@ public final class SiTEngine {
     // ---------------------------------------------------------------- attention
 
     private void attention(String prefix, String key, INDArray a, INDArray out) {
-        long m = (long) n * tokens;
+        long m = (long) n * seq;
         int heads = config.heads(), hd = config.headDim();
         long batches = (long) n * heads;
         INDArray qkv = buf("qkv", m, 3L * d);
         linear(a, sit.parameter(prefix + "attn.qkv.weight"), sit.parameter(prefix + "attn.qkv.bias"), qkv);
-        INDArray split = buf(key + "qkv_heads", 3, batches, tokens, hd);
-        split.reshape(3, n, heads, tokens, hd).assign(qkv.reshape(n, tokens, 3, heads, hd).permute(2, 0, 3, 1, 4));
+        INDArray split = buf(key + "qkv_heads", 3, batches, seq, hd);
+        split.reshape(3, n, heads, seq, hd).assign(qkv.reshape(n, seq, 3, heads, hd).permute(2, 0, 3, 1, 4));
         INDArray q = split.get(NDArrayIndex.point(0)), k = split.get(NDArrayIndex.point(1)), v = split.get(NDArrayIndex.point(2));
         if (config.qkNorm()) {
-            long r = batches * tokens;
+            long r = batches * seq;
             INDArray rows = split.reshape(3 * r, hd);
             qkNorm(prefix + "attn.q_norm.", rows.get(NDArrayIndex.interval(0, r), NDArrayIndex.all()),
                     buf(key + "q_hat", r, hd), buf(key + "q_rstd", r, 1));
             qkNorm(prefix + "attn.k_norm.", rows.get(NDArrayIndex.interval(r, 2 * r), NDArrayIndex.all()),
                     buf(key + "k_hat", r, hd), buf(key + "k_rstd", r, 1));
         }
-        INDArray p = buf(key + "probs", batches, tokens, tokens);
+        INDArray p = buf(key + "probs", batches, seq, seq);
         Nd4j.matmul(q, k, p, false, true, false);
         p.muli(Math.pow(hd, -0.5));
         Nd4j.exec(new SoftMax(p, p, 2));
-        INDArray o = buf("attn_out", batches, tokens, hd);
+        INDArray o = buf("attn_out", batches, seq, hd);
         Nd4j.matmul(p, v, o, false, false, false);
         INDArray merged = buf(key + "attn_merged", m, d);
-        merged.reshape(n, tokens, heads, hd).assign(o.reshape(n, heads, tokens, hd).permute(0, 2, 1, 3));
+        merged.reshape(n, seq, heads, hd).assign(o.reshape(n, heads, seq, hd).permute(0, 2, 1, 3));
         linear(merged, sit.parameter(prefix + "attn.proj.weight"), sit.parameter(prefix + "attn.proj.bias"), out);
     }
 
     /** dOut [M, D] is the gradient of the attention output; dA receives the gradient of its input. */
     private void attentionBackward(String prefix, String key, INDArray dOut, INDArray dA) {
-        long m = (long) n * tokens;
+        long m = (long) n * seq;
         int heads = config.heads(), hd = config.headDim();
         long batches = (long) n * heads;
         INDArray dMerged = buf("d_merged", m, d);
         linearBackward(dOut, buf(key + "attn_merged", m, d), sit.parameter(prefix + "attn.proj.weight"),
                 gradients.get(prefix + "attn.proj.weight"), gradients.get(prefix + "attn.proj.bias"), dMerged);
-        INDArray dO = buf("d_attn_out", batches, tokens, hd);
-        dO.reshape(n, heads, tokens, hd).assign(dMerged.reshape(n, tokens, heads, hd).permute(0, 2, 1, 3));
-        INDArray split = buf(key + "qkv_heads", 3, batches, tokens, hd);
+        INDArray dO = buf("d_attn_out", batches, seq, hd);
+        dO.reshape(n, heads, seq, hd).assign(dMerged.reshape(n, seq, heads, hd).permute(0, 2, 1, 3));
+        INDArray split = buf(key + "qkv_heads", 3, batches, seq, hd);
         INDArray q = split.get(NDArrayIndex.point(0)), k = split.get(NDArrayIndex.point(1)), v = split.get(NDArrayIndex.point(2));
-        INDArray dSplit = buf("d_qkv_heads", 3, batches, tokens, hd);
+        INDArray dSplit = buf("d_qkv_heads", 3, batches, seq, hd);
         INDArray dq = dSplit.get(NDArrayIndex.point(0)), dk = dSplit.get(NDArrayIndex.point(1)), dv = dSplit.get(NDArrayIndex.point(2));
-        INDArray p = buf(key + "probs", batches, tokens, tokens);
+        INDArray p = buf(key + "probs", batches, seq, seq);
         Nd4j.matmul(p, dO, dv, true, false, false);
-        INDArray dp = buf("d_probs", batches, tokens, tokens);
+        INDArray dp = buf("d_probs", batches, seq, seq);
         Nd4j.matmul(dO, v, dp, false, true, false);
         // softmax: dS = P ⊙ (dP − Σ_keys dP ⊙ P), then the score scale
-        INDArray prod = buf("d_probs_scratch", batches, tokens, tokens).assign(dp).muli(p);
-        INDArray rowSums = buf("d_probs_rows", batches * tokens, 1);
-        Nd4j.gemm(prod.reshape(batches * tokens, tokens), onesColumn(tokens), rowSums, false, false, 1.0, 0.0);
-        dp.reshape(batches * tokens, tokens).subiColumnVector(rowSums);
+        INDArray prod = buf("d_probs_scratch", batches, seq, seq).assign(dp).muli(p);
+        INDArray rowSums = buf("d_probs_rows", batches * seq, 1);
+        Nd4j.gemm(prod.reshape(batches * seq, seq), onesColumn(seq), rowSums, false, false, 1.0, 0.0);
+        dp.reshape(batches * seq, seq).subiColumnVector(rowSums);
         dp.muli(p).muli(Math.pow(hd, -0.5));
         Nd4j.matmul(dp, k, dq, false, false, false);
         Nd4j.matmul(dp, q, dk, true, false, false);
         if (config.qkNorm()) {
-            long r = batches * tokens;
+            long r = batches * seq;
             INDArray rows = dSplit.reshape(3 * r, hd);
             qkNormBackward(prefix + "attn.q_norm.", rows.get(NDArrayIndex.interval(0, r), NDArrayIndex.all()),
                     buf(key + "q_hat", r, hd), buf(key + "q_rstd", r, 1));
@@ -480,7 +617,7 @@ public final class SiTEngine {
                     buf(key + "k_hat", r, hd), buf(key + "k_rstd", r, 1));
         }
         INDArray dqkv = buf("d_qkv", m, 3L * d);
-        dqkv.reshape(n, tokens, 3, heads, hd).assign(dSplit.reshape(3, n, heads, tokens, hd).permute(1, 3, 0, 2, 4));
+        dqkv.reshape(n, seq, 3, heads, hd).assign(dSplit.reshape(3, n, heads, seq, hd).permute(1, 3, 0, 2, 4));
         linearBackward(dqkv, buf(key + "a1", m, d), sit.parameter(prefix + "attn.qkv.weight"),
                 gradients.get(prefix + "attn.qkv.weight"), gradients.get(prefix + "attn.qkv.bias"), dA);
     }
@@ -578,7 +715,7 @@ public final class SiTEngine {
     private INDArray alignForward() {
         AlignHead head = sit.alignHead().orElseThrow();
         long m = (long) n * tokens;
-        INDArray z = mlp3Forward("align_head.", buf("h" + head.block(), m, d), head.hiddenDim(), d);
+        INDArray z = mlp3Forward("align_head.", headInput(head.block()), head.hiddenDim(), d);
         INDArray xhat = buf("align.xhat", m, d);
         layerNorm(z, xhat, buf("align.rstd", m, 1), SiT.BLOCK_NORM_EPS);
         INDArray patchesOut = buf("align.patches", m, config.patchValues());
@@ -596,7 +733,7 @@ public final class SiTEngine {
                 gradients.get("align_head.out.bias"), dxhat);
         INDArray dz = buf("d_align_z", m, d).assign(0);
         layerNormBackward(dxhat, xhat, buf("align.rstd", m, 1), dz);
-        mlp3Backward("align_head.", buf("h" + head.block(), m, d), head.hiddenDim(), d, dz, dh);
+        mlp3Backward("align_head.", headInput(head.block()), head.hiddenDim(), d, dz, dh);
     }
 
     /** SRA's head on rows of its block: Linear → SiLU → Linear, parameters sra_head.{0,2}. */
@@ -604,7 +741,7 @@ public final class SiTEngine {
         SraHead head = sit.sraHead().orElseThrow();
         long m = (long) n * tokens;
         INDArray act = buf("sra.act", m, head.hiddenDim());
-        linear(buf("h" + head.block(), m, d), sit.parameter("sra_head.0.weight"), sit.parameter("sra_head.0.bias"), act);
+        linear(headInput(head.block()), sit.parameter("sra_head.0.weight"), sit.parameter("sra_head.0.bias"), act);
         silu(act, buf("sra.sig", m, head.hiddenDim()), act);
         INDArray out = buf("sra.out", m, d);
         linear(act, sit.parameter("sra_head.2.weight"), sit.parameter("sra_head.2.bias"), out);
@@ -620,7 +757,7 @@ public final class SiTEngine {
                 gradients.get("sra_head.2.weight"), gradients.get("sra_head.2.bias"), dAct);
         siluBackward(dAct, buf("sra.act", m, head.hiddenDim()), buf("sra.sig", m, head.hiddenDim()), buf("d_sra_scratch", m, head.hiddenDim()));
         INDArray dIn = buf("d_sra_in", m, d);
-        linearBackward(dAct, buf("h" + head.block(), m, d), sit.parameter("sra_head.0.weight"), gradients.get("sra_head.0.weight"),
+        linearBackward(dAct, headInput(head.block()), sit.parameter("sra_head.0.weight"), gradients.get("sra_head.0.weight"),
                 gradients.get("sra_head.0.bias"), dIn);
         dh.addi(dIn);
     }
@@ -676,34 +813,39 @@ public final class SiTEngine {
         return onePlus.assign(scale).addi(1.0);
     }
 
-    /** a = xhat·(1 + scale) + shift per sample, on rows [N·T, D] with shift and 1 + scale [N, D]. */
+    /**
+     * a = xhat·(1 + scale) + shift per sample, on rows [N·L, D] with shift and 1 + scale [N, D]; L is read from the rows
+     * (the blocks' whole sequence, or the final layer's patch tokens).
+     */
     private void modulate(INDArray xhat, INDArray shift, INDArray onePlusScale, INDArray a) {
-        INDArray a3 = a.reshape(n, tokens, d);
-        Broadcast.mul(xhat.reshape(n, tokens, d), onePlusScale, a3, 0, 2);
+        long l = a.size(0) / n;
+        INDArray a3 = a.reshape(n, l, d);
+        Broadcast.mul(xhat.reshape(n, l, d), onePlusScale, a3, 0, 2);
         Broadcast.add(a3, shift, a3, 0, 2);
     }
 
     /** da holds the gradient of a on entry and of xhat on exit; the shift's and scale's gradients [N, D] are written. */
     private void modulateBackward(INDArray da, INDArray xhat, INDArray onePlusScale, INDArray dShift, INDArray dScale) {
-        INDArray da3 = da.reshape(n, tokens, d);
+        long l = da.size(0) / n;
+        INDArray da3 = da.reshape(n, l, d);
         da3.sum(dShift, 1);
-        INDArray scratch = buf("mod_scratch", (long) n * tokens, d).assign(da).muli(xhat);
-        scratch.reshape(n, tokens, d).sum(dScale, 1);
+        INDArray scratch = buf("mod_scratch", da.size(0), d).assign(da).muli(xhat);
+        scratch.reshape(n, l, d).sum(dScale, 1);
         Broadcast.mul(da3, onePlusScale, da3, 0, 2);
     }
 
     /** next = h + gate·branch per sample. */
     private void gate(INDArray h, INDArray gate, INDArray branch, INDArray next) {
-        INDArray next3 = next.reshape(n, tokens, d);
-        Broadcast.mul(branch.reshape(n, tokens, d), gate, next3, 0, 2);
+        INDArray next3 = next.reshape(n, seq, d);
+        Broadcast.mul(branch.reshape(n, seq, d), gate, next3, 0, 2);
         next.addi(h);
     }
 
     /** From the gradient dNext of the gated sum: the gate's gradient [N, D] and the branch's gradient (dh passes through). */
     private void gateBackward(INDArray dNext, INDArray gate, INDArray branch, INDArray dGate, INDArray dBranch) {
-        INDArray scratch = buf("mod_scratch", (long) n * tokens, d).assign(dNext).muli(branch);
-        scratch.reshape(n, tokens, d).sum(dGate, 1);
-        Broadcast.mul(dNext.reshape(n, tokens, d), gate, dBranch.reshape(n, tokens, d), 0, 2);
+        INDArray scratch = buf("mod_scratch", (long) n * seq, d).assign(dNext).muli(branch);
+        scratch.reshape(n, seq, d).sum(dGate, 1);
+        Broadcast.mul(dNext.reshape(n, seq, d), gate, dBranch.reshape(n, seq, d), 0, 2);
     }
 
     // The element-wise functions below write through ops with separate outputs (one pass over memory each) rather

@@ -25,8 +25,9 @@ public final class SiTForward {
      * Reads a safetensors SiT state_dict ({@code io.*} tensors in it are ignored, so a reference fixture serves
      * as its own checkpoint) and an inputs file with {@code x} [N, C, H, W], {@code t} [N] and {@code y}, either
      * integer labels [N] or one-hot rows [N, numClasses + 1] (each also accepted as {@code io.x}, {@code io.t},
-     * {@code io.y}); writes {@code out}, {@code c}, {@code block1} … {@code blockN}, {@code z0} … for the
-     * projectors and {@code align} for the align head to {@code out} as float32, and returns them.
+     * {@code io.y}), and for a SiT with REG's global token {@code g} [N, Dg]; writes {@code out}, {@code c},
+     * {@code block1} … {@code blockN}, {@code z0} … for the projectors, {@code align} for the align head and
+     * {@code global} (v̂_g) for the global token to {@code out} as float32, and returns them.
      */
     public static Map<String, INDArray> run(Path checkpoint, Path inputs, Path out, int heads, boolean qkNorm,
                                             OptionalInt projectorBlock, OptionalInt alignBlock) throws IOException {
@@ -54,20 +55,31 @@ public final class SiTForward {
                     + " must hold one entry per image of x (" + n + ")");
         }
 
+        Map<String, INDArray> feed = new LinkedHashMap<>(Map.of("x", x.castTo(DataType.FLOAT), "t", t.castTo(DataType.FLOAT), "y", y));
         SameDiff sd = SameDiff.create();
+        SDVariable g = null;
+        if (config.hasGlobalToken()) {
+            INDArray global = input(in, "g", inputs);
+            if (!Arrays.equals(global.shape(), new long[]{n, config.globalDim()})) {
+                throw new IllegalArgumentException(inputs + ": g has shape " + Arrays.toString(global.shape()) + ", expected ["
+                        + n + ", " + config.globalDim() + "] (REG's noised global feature of each image)");
+            }
+            feed.put("g", global.castTo(DataType.FLOAT));
+            g = sd.placeHolder("g", DataType.FLOAT, -1, config.globalDim());
+        }
         SiTOutputs o = sit.build(sd,
-                sd.placeHolder("x", DataType.FLOAT, -1, config.inChannels(), config.inputSize(), config.inputSize()),
+                sd.placeHolder("x", DataType.FLOAT, -1, config.inChannels(), config.inputSize(), config.inputSize()), g,
                 sd.placeHolder("t", DataType.FLOAT, -1),
-                sd.placeHolder("y", DataType.FLOAT, -1, config.labelRows()));
+                sd.placeHolder("y", DataType.FLOAT, -1, config.labelRows()), SiT.Wiring.full(config.depth()));
         Map<String, SDVariable> wanted = new LinkedHashMap<>();
         wanted.put("out", o.out().orElseThrow());
         wanted.put("c", o.c());
         for (int k = 1; k <= o.blocks().size(); k++) wanted.put("block" + k, o.block(k));
         for (int j = 0; j < o.projections().size(); j++) wanted.put("z" + j, o.projections().get(j));
         o.align().ifPresent(a -> wanted.put("align", a));
+        o.global().ifPresent(a -> wanted.put("global", a));
 
-        Map<String, INDArray> computed = sd.output(Map.of("x", x.castTo(DataType.FLOAT), "t", t.castTo(DataType.FLOAT), "y", y),
-                wanted.values().stream().map(SDVariable::name).toArray(String[]::new));
+        Map<String, INDArray> computed = sd.output(feed, wanted.values().stream().map(SDVariable::name).toArray(String[]::new));
         Map<String, INDArray> results = new LinkedHashMap<>();
         wanted.forEach((name, v) -> results.put(name, computed.get(v.name())));
         Safetensors.write(out, results, Map.of("config", config.toString(), "checkpoint", checkpoint.getFileName().toString()),

@@ -31,4 +31,10 @@ public sealed interface Objective {
      * {@code teacherBlock} features of the student's own EMA run at the lower noise t' = max(0, t − U[0, maxGap)).
      */
     record SelfRepresentation(int block, int teacherBlock, double weight, double maxGap) implements Objective {}
+
+    /**
+     * REG: the network's global token carries the noised global feature g_t = (1 − t)·g + t·ε_g of each image and
+     * predicts its velocity ε_g − g beside the image's, {@code L = L_diff + β·mean‖v̂_g − (ε_g − g)‖²}, at every t.
+     */
+    record RepresentationEntanglement(double weight) implements Objective {}
 }

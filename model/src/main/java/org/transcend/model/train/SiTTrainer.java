@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.PausePoint;
 import org.transcend.model.flow.Losses;
+import org.transcend.model.flow.Path;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.sit.SiTEngine;
@@ -17,7 +18,7 @@ import java.util.Optional;
 
 /**
  * Trains a SiT by flow matching on latents, following the training plan: each step builds its batch from the
- * plan, adds the objective's auxiliary term (VAE alignment, guided teacher features, or none), clips the
+ * plan, adds the objective's auxiliary term (VAE alignment, guided teacher features, REPA, SRA, REG, or none), clips the
  * gradient norm, applies AdamW and updates the EMA. A checkpoint holds everything needed to continue
  * bit-identically. The passes run on {@link SiTEngine}; the SameDiff network is its reference.
  */
@@ -29,6 +30,7 @@ public final class SiTTrainer {
     public static final String LOSS_GUIDED = "loss_guided";
     public static final String LOSS_REPA = "loss_repa";
     public static final String LOSS_SRA = "loss_sra";
+    public static final String LOSS_REG = "loss_reg";
 
     private final SiT model;
     private final TrainingPlan plan;
@@ -55,6 +57,12 @@ public final class SiTTrainer {
         }
         if (objective instanceof Objective.RepresentationAlignment r && model.projectors().isEmpty()) {
             throw new IllegalArgumentException("the REPA objective needs a SiT built with a projector on block " + r.block());
+        }
+        if (objective instanceof Objective.RepresentationEntanglement && targets == null) {
+            throw new IllegalArgumentException("the REG objective needs a target source (the per-image global features g)");
+        }
+        if (objective instanceof Objective.RepresentationEntanglement && !model.config().hasGlobalToken()) {
+            throw new IllegalArgumentException("the REG objective needs a SiT built with the global token (SiTConfig.globalDim > 0)");
         }
         if (objective instanceof Objective.SelfRepresentation r && model.sraHead().isEmpty()) {
             throw new IllegalArgumentException("the SRA objective needs a SiT built with an SRA head on block " + r.block());
@@ -136,7 +144,8 @@ public final class SiTTrainer {
         DataType type = model.dataType();
         INDArray xt = batch.xt().castTo(type), t = batch.t().castTo(type), v = batch.v().castTo(type);
         INDArray y = model.oneHot(java.util.Arrays.stream(batch.conditioningLabels()).asLongStream().toArray());
-        SiTEngine.Outputs out = engine.forward(xt, t, y);
+        Optional<Entangled> global = objective instanceof Objective.RepresentationEntanglement ? Optional.of(entangled(batch, t)) : Optional.empty();
+        SiTEngine.Outputs out = engine.forward(xt, global.map(Entangled::gt).orElse(null), t, y);
 
         Losses.ValueAndGradient flow = Losses.meanSquare(settings.prediction().velocity(out.out().orElseThrow(), xt, t), v);
         double auxWeight = auxiliaryWeight(step);
@@ -145,6 +154,7 @@ public final class SiTTrainer {
         losses.put(LOSS_FLOW, flow.value());
         Optional<INDArray> dAlign = Optional.empty();
         Optional<INDArray> dSra = Optional.empty();
+        Optional<INDArray> dGlobal = Optional.empty();
         Map<Integer, INDArray> dProjections = Map.of();
         if (objective instanceof Objective.VaeAlign a) {
             Losses.ValueAndGradient align = Losses.maskedMeanSquare(out.align().orElseThrow(), v, t, a.window());
@@ -168,6 +178,11 @@ public final class SiTTrainer {
             losses.put(LOSS_SRA, sra.value());
             losses.put(LOSS, flow.value() + auxWeight * sra.value());
             dSra = Optional.of(sra.gradient().muli(auxWeight));
+        } else if (objective instanceof Objective.RepresentationEntanglement) {
+            Losses.ValueAndGradient reg = Losses.meanSquare(out.global().orElseThrow(), global.orElseThrow().v());
+            losses.put(LOSS_REG, reg.value());
+            losses.put(LOSS, flow.value() + auxWeight * reg.value());
+            dGlobal = Optional.of(reg.gradient().muli(auxWeight));
         }
         // The parts before the total, so the message names the part that went bad rather than their sum.
         for (Map.Entry<String, Double> e : losses.entrySet()) {
@@ -175,8 +190,23 @@ public final class SiTTrainer {
         }
         if (!Double.isFinite(losses.get(LOSS))) throw new NonFiniteLossException(step + 1, LOSS, losses.get(LOSS));
         Map<String, INDArray> grads = engine.backward(
-                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign, dSra);
+                Optional.of(settings.prediction().outputGradient(flow.gradient(), t)), dProjections, dAlign, dSra, dGlobal);
         return new Pass(losses, grads);
+    }
+
+    /** REG's global feature on the image's path: g_t = (1 − t)·g + t·ε_g and its velocity target v_g = ε_g − g, [N, Dg]. */
+    private record Entangled(INDArray gt, INDArray v) {}
+
+    private Entangled entangled(TrainingBatch batch, INDArray t) {
+        int dim = model.config().globalDim();
+        INDArray g = targets.targets(batch);
+        if (g.length() != (long) batch.slots().size() * dim) {
+            throw new IllegalArgumentException("REG's global features have shape " + java.util.Arrays.toString(g.shape())
+                    + " but the SiT's global token takes " + dim + " values per image; accepted: [N, 1, " + dim + "] or [N, " + dim + "]");
+        }
+        g = g.castTo(model.dataType()).reshape(batch.slots().size(), dim);
+        INDArray eps = plan.globalNoise(batch.slots(), dim).castTo(model.dataType());
+        return new Entangled(Path.interpolate(g, eps, t), Path.velocity(g, eps));
     }
 
     private double auxiliaryWeight(long s) {
@@ -184,6 +214,7 @@ public final class SiTTrainer {
         if (objective instanceof Objective.GuidedFeatures g) return s < g.stopStep() ? g.weight() : 0.0;
         if (objective instanceof Objective.RepresentationAlignment r) return r.weight();
         if (objective instanceof Objective.SelfRepresentation r) return r.weight();
+        if (objective instanceof Objective.RepresentationEntanglement r) return r.weight();
         return 0.0;
     }
 

@@ -142,4 +142,19 @@ class TrainingPlanTest {
         assertEquals(p.times(slots), p.teacherTimes(slots, 0), "no gap, no change");
         assertNotEquals(teacher, plan(6, 1000, 256).teacherTimes(plan(6, 1000, 256).batch(3), 0.2));
     }
+
+    @Test
+    void regsGlobalNoiseIsStandardNormalKeyedBySlotAndApartFromTheImageNoise() {
+        TrainingPlan p = plan(5, 1000, 256);
+        List<TrainingPlan.Slot> slots = p.batch(3);
+        INDArray eps = p.globalNoise(slots, 64);
+        assertArrayEquals(new long[]{256, 64}, eps.shape());
+        // 16384 standard normals: mean within 4 standard errors (0.0078 each) of 0, variance near 1
+        assertEquals(0, eps.meanNumber().doubleValue(), 0.032);
+        assertEquals(1, eps.varNumber().doubleValue(), 0.05);
+        assertEquals(eps, p.globalNoise(p.batch(3), 64), "the same slots draw the same noise");
+        assertEquals(eps.getRow(7), p.globalNoise(List.of(slots.get(7)), 64).getRow(0), "a row depends on its slot alone");
+        assertNotEquals(eps, TrainingPlan.noise(slots, 64), "its own stream, not the image's ε");
+        assertNotEquals(eps, p.globalNoise(p.batch(4), 64));
+    }
 }

@@ -263,4 +263,88 @@ class SiTEngineTest {
         assertFiniteDifferences(sit, () -> engine.forward(in.get("x"), in.get("t"), in.get("y")).out().orElseThrow().mul(r).sumNumber().doubleValue(),
                 got, List.of("x_embedder.proj1.weight", "x_embedder.proj2.weight", "x_embedder.proj2.bias"), 9);
     }
+
+    static final SiTConfig TINY_REG = new SiTConfig(8, 2, 4, 32, 3, 4, 4.0, 10, false, 0.1, 0, 12);
+
+    /**
+     * REG's global token: forward and float64 gradients of the engine against SameDiff's and central differences, with a
+     * projector on the patch tokens beside it; the config comes back from the state_dict.
+     */
+    @Test
+    void theGlobalTokensForwardAndGradientsEqualSameDiffsAndFiniteDifferencesInFloat64() {
+        SiT sit = randomise(SiT.initialise(TINY_REG, List.of(new ProjectorHead(1, 48, 24)), Optional.empty(), DataType.DOUBLE, 19), 19);
+        Map<String, INDArray> weights = sit.stateDict();
+        assertArrayEquals(new long[]{32, 12}, weights.get("cls_projectors2.weight").shape());
+        assertArrayEquals(new long[]{12, 32}, weights.get("linear_cls.weight").shape());
+        assertEquals(TINY_REG, SiT.inferConfig(weights, 4, false), "the config comes back from the state_dict");
+        SiT back = SiT.fromStateDict(weights, 4, false, OptionalInt.of(1), OptionalInt.empty());
+        assertEquals(sit.stateDict().keySet(), back.stateDict().keySet());
+        assertEquals(sit.parameter("linear_cls.weight").castTo(DataType.FLOAT), back.parameter("linear_cls.weight"));
+
+        Map<String, INDArray> in = new java.util.HashMap<>(inputs(sit, 3, 20));
+        Nd4j.getRandom().setSeed(21);
+        in.put("g", Nd4j.randn(DataType.DOUBLE, 3, 12));
+        INDArray rOut = Nd4j.randn(DataType.DOUBLE, 3, 4, 8, 8), rProj = Nd4j.randn(DataType.DOUBLE, 3, TINY_REG.tokens(), 24);
+        INDArray rGlobal = Nd4j.randn(DataType.DOUBLE, 3, 12);
+
+        SameDiff sd = SameDiff.create();
+        SiTOutputs o = sit.build(sd, sd.placeHolder("x", DataType.DOUBLE, -1, 4, 8, 8), sd.placeHolder("g", DataType.DOUBLE, -1, 12),
+                sd.placeHolder("t", DataType.DOUBLE, -1), sd.placeHolder("y", DataType.DOUBLE, -1, TINY_REG.labelRows()),
+                SiT.Wiring.full(TINY_REG.depth()));
+        sd.setLossVariables(o.out().orElseThrow().mul(sd.constant(rOut)).sum()
+                .add(o.projections().get(0).mul(sd.constant(rProj)).sum())
+                .add(o.global().orElseThrow().mul(sd.constant(rGlobal)).sum()));
+        Map<String, INDArray> expected = sd.calculateGradients(in, sit.trainableNames());
+        Map<String, INDArray> reference = sd.output(in, o.out().orElseThrow().name(), o.projections().get(0).name(),
+                o.global().orElseThrow().name(), o.block(2).name());
+
+        SiTEngine engine = new SiTEngine(sit);
+        SiTEngine.Outputs got = engine.forward(in.get("x"), in.get("g"), in.get("t"), in.get("y"));
+        assertArrayEquals(new long[]{3, TINY_REG.tokens() + 1, 32}, got.block(2).shape(), "the blocks carry the token in front");
+        assertTrue(relativeError(got.out().orElseThrow(), reference.get(o.out().orElseThrow().name())) < 1e-12, "out");
+        assertTrue(relativeError(got.projections().get(0), reference.get(o.projections().get(0).name())) < 1e-12, "projection");
+        assertTrue(relativeError(got.global().orElseThrow(), reference.get(o.global().orElseThrow().name())) < 1e-12, "v̂_g");
+        assertTrue(relativeError(got.block(2), reference.get(o.block(2).name())) < 1e-12, "block 2");
+        Map<String, INDArray> grads = engine.backward(Optional.of(rOut), Map.of(0, rProj), Optional.empty(), Optional.empty(), Optional.of(rGlobal));
+        for (String name : sit.trainableNames()) {
+            double err = relativeError(grads.get(name), expected.get(name));
+            assertTrue(err < 1e-9, name + " gradient error " + err);
+        }
+        assertFiniteDifferences(sit, () -> {
+            SiTEngine.Outputs f = engine.forward(in.get("x"), in.get("g"), in.get("t"), in.get("y"));
+            return f.out().orElseThrow().mul(rOut).sumNumber().doubleValue() + f.projections().get(0).mul(rProj).sumNumber().doubleValue()
+                    + f.global().orElseThrow().mul(rGlobal).sumNumber().doubleValue();
+        }, grads, List.of("cls_projectors2.weight", "cls_projectors2.bias", "linear_cls.weight", "linear_cls.bias",
+                "blocks.0.attn.qkv.weight", "x_embedder.proj.weight", "projectors.0.0.weight"), 7);
+    }
+
+    @Test
+    void aGlobalTokenSiTNeedsItsFeatureAndAPlainSiTRefusesOne() {
+        SiT reg = SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 22);
+        Map<String, INDArray> in = inputs(reg, 2, 23);
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
+                () -> new SiTEngine(reg).forward(in.get("x"), in.get("t"), in.get("y")));
+        assertTrue(missing.getMessage().contains("needs g_t [N, 12]"), missing.getMessage());
+        IllegalArgumentException misshapen = assertThrows(IllegalArgumentException.class,
+                () -> new SiTEngine(reg).forward(in.get("x"), Nd4j.zeros(DataType.FLOAT, 2, 11), in.get("t"), in.get("y")));
+        assertTrue(misshapen.getMessage().contains("accepted: [2, 12]"), misshapen.getMessage());
+        SiT plain = SiT.initialise(TINY, List.of(), Optional.empty(), DataType.FLOAT, 22);
+        assertThrows(IllegalArgumentException.class, () -> new SiTEngine(plain).forward(in.get("x"), Nd4j.zeros(DataType.FLOAT, 2, 12),
+                in.get("t"), in.get("y")));
+    }
+
+    /** The sampler's packed state [C·H·W + Dg]: its velocity is the image's v̂ then v̂_g of one forward pass. */
+    @Test
+    void theVelocityModelOfAGlobalTokenSiTMovesImageAndTokenAsOneState() {
+        SiT sit = randomise(SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 24), 24);
+        assertArrayEquals(new long[]{4 * 8 * 8 + 12}, TINY_REG.samplerState());
+        Map<String, INDArray> in = inputs(sit, 2, 25);
+        INDArray g = Nd4j.randn(DataType.FLOAT, 2, 12);
+        INDArray state = Nd4j.concat(1, in.get("x").reshape(2, 256), g);
+        INDArray v = new SiTEngine(sit).velocityModel(Prediction.VELOCITY).velocity(state, in.get("t"), Nd4j.createFromArray(3L, 10L));
+        SiTEngine engine = new SiTEngine(sit);
+        SiTEngine.Outputs o = engine.forward(in.get("x"), g, in.get("t"), sit.oneHot(3, 10), 3, false, false);
+        assertEquals(Nd4j.concat(1, o.out().orElseThrow().reshape(2, 256), o.global().orElseThrow()), v);
+        assertEquals(in.get("x"), engine.latents(state));
+    }
 }

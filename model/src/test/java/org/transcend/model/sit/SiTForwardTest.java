@@ -63,4 +63,22 @@ class SiTForwardTest {
                 () -> SiTForward.run(fixture, in, dir.resolve("o.safetensors"), 4, false, OptionalInt.of(2), OptionalInt.empty()));
         assertTrue(e.getMessage().contains("no tensor 't' or 'io.t'"), e.getMessage());
     }
+
+    /** A checkpoint with REG's global token takes g from the inputs file and writes v̂_g as 'global'. */
+    @Test
+    void runsACheckpointWithTheGlobalTokenOnItsFeatureG() throws IOException {
+        SiT sit = SiTEngineTest.randomise(SiT.initialise(SiTEngineTest.TINY_REG, List.of(), java.util.Optional.empty(),
+                org.nd4j.linalg.api.buffer.DataType.FLOAT, 26), 26);
+        Path checkpoint = dir.resolve("reg.safetensors");
+        Safetensors.write(checkpoint, sit.stateDict(), Map.of(), Safetensors.Dtype.F32);
+        Map<String, INDArray> inputs = new LinkedHashMap<>(SiTEngineTest.inputs(sit, 2, 27));
+        inputs.put("g", Nd4j.randn(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 12));
+        Path in = dir.resolve("inputs.safetensors");
+        Safetensors.write(in, inputs, Map.of(), Safetensors.Dtype.F32);
+
+        Map<String, INDArray> results = SiTForward.run(checkpoint, in, dir.resolve("o.safetensors"), 4, false, OptionalInt.empty(), OptionalInt.empty());
+        SiTEngine.Outputs expected = new SiTEngine(sit).forward(inputs.get("x"), inputs.get("g"), inputs.get("t"), inputs.get("y"));
+        assertTrue(SiTParityTest.relativeError(results.get("global"), expected.global().orElseThrow()) < 1e-5, "global");
+        assertTrue(SiTParityTest.relativeError(results.get("out"), expected.out().orElseThrow()) < 1e-5, "out");
+    }
 }

@@ -55,11 +55,16 @@ class SiTTrainerTest {
         LatentData d = data(16, 1);
         SiT sit = SiT.initialise(TINY, List.of(), Optional.empty(), DataType.FLOAT, 3);
         SiTTrainer trainer = new SiTTrainer(sit, plan(16, 16), d, settings(300), new Objective.Vanilla(), null);
+        assertFallsOnAFixedBatch(trainer, d, SiTTrainer.LOSS, 250, 10);
+    }
+
+    /** The loss part {@code part} on the plan's first batch, fitted for {@code steps} more steps, falls below 1/factor of its first value. */
+    private static void assertFallsOnAFixedBatch(SiTTrainer trainer, LatentData d, String part, int steps, double factor) {
         TrainingBatch fixed = TrainingBatch.of(plan(16, 16), d, 0);
-        double first = trainer.step(fixed).losses().get(SiTTrainer.LOSS);
+        double first = trainer.step(fixed).losses().get(part);
         double last = first;
-        for (int i = 0; i < 250; i++) last = trainer.step(fixed).losses().get(SiTTrainer.LOSS);
-        assertTrue(last < first / 10, "loss fell from " + first + " to " + last + ", less than 10x");
+        for (int i = 0; i < steps; i++) last = trainer.step(fixed).losses().get(part);
+        assertTrue(last < first / factor, part + " fell from " + first + " to " + last + ", less than " + factor + "x");
     }
 
     @Test
@@ -309,18 +314,108 @@ class SiTTrainerTest {
         LatentData d = data(24, 8);
         TrainingPlan p = plan(24, 8);
         Objective sra = new Objective.SelfRepresentation(1, 3, 0.5, 0.2);
-        java.util.function.Supplier<SiT> fresh = () -> SiT.initialise(TINY, List.of(), Optional.empty(),
-                Optional.of(new org.transcend.model.sit.SraHead(1, 64)), DataType.FLOAT, 9);
-        SiTTrainer straight = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        assertResumingIsBitExact(() -> new SiTTrainer(SiT.initialise(TINY, List.of(), Optional.empty(),
+                Optional.of(new org.transcend.model.sit.SraHead(1, 64)), DataType.FLOAT, 9), p, d, settings(6), sra, null));
+    }
+
+    /** Six steps straight, against three, a checkpoint, a fresh trainer restored from it and three more: the same weights. */
+    private void assertResumingIsBitExact(java.util.function.Supplier<SiTTrainer> fresh) throws Exception {
+        SiTTrainer straight = fresh.get();
         for (int i = 0; i < 6; i++) straight.step();
-        SiTTrainer first = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        SiTTrainer first = fresh.get();
         for (int i = 0; i < 3; i++) first.step();
-        Path file = dir.resolve("sra.safetensors");
+        Path file = dir.resolve("resume.safetensors");
         first.checkpoint(Map.of()).save(file);
-        SiTTrainer resumed = new SiTTrainer(fresh.get(), p, d, settings(6), sra, null);
+        SiTTrainer resumed = fresh.get();
         resumed.restore(Checkpoint.load(file));
         for (int i = 0; i < 3; i++) resumed.step();
         Map<String, INDArray> a = straight.model().stateDict(), b = resumed.model().stateDict();
         for (String k : a.keySet()) assertEquals(a.get(k), b.get(k), "weights of " + k);
+    }
+
+    static final SiTConfig TINY_REG = new SiTConfig(8, 2, 4, 32, 4, 2, 4.0, 10, false, 0.1, 0, 12);
+
+    /** A REG network with every tensor random (linear_cls included, which starts at zero), in float64. */
+    private static SiT randomisedReg(long seed) {
+        SiT sit = SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.DOUBLE, seed);
+        Nd4j.getRandom().setSeed(seed);
+        Map<String, INDArray> weights = sit.stateDict();
+        for (String name : sit.trainableNames()) weights.get(name).assign(Nd4j.randn(DataType.DOUBLE, weights.get(name).shape()).muli(0.2));
+        sit.loadStateDict(weights);
+        return sit;
+    }
+
+    /** REG: g_t = (1 − t)·g + t·ε_g from the plan's GLOBAL_NOISE, v̂_g scored against ε_g − g with weight β. */
+    @Test
+    void aRegStepsLossesAndGradientsEqualTheSameDiffLossGraphInFloat64() {
+        LatentData d = data(16, 9);
+        TrainingPlan p = plan(16, 8);
+        TrainingBatch batch = TrainingBatch.of(p, d, 0);
+        Nd4j.getRandom().setSeed(35);
+        INDArray features = Nd4j.randn(DataType.DOUBLE, 16, 1, 12);
+        SiT sit = randomisedReg(35);
+        TrainerSettings s = new TrainerSettings(new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, 0.99, Prediction.VELOCITY, 5, 2);
+        SiTTrainer.Pass pass = new SiTTrainer(sit, p, d, s, new Objective.RepresentationEntanglement(0.03), TargetSource.perImage(features))
+                .pass(batch);
+
+        INDArray g = Nd4j.create(DataType.DOUBLE, 8, 12);
+        for (int i = 0; i < 8; i++) g.getRow(i).assign(features.slice(batch.slots().get(i).exampleIndex()).reshape(12));
+        INDArray epsG = p.globalNoise(batch.slots(), 12).castTo(DataType.DOUBLE);
+        INDArray tCol = batch.t().castTo(DataType.DOUBLE).reshape(8, 1);
+        INDArray gt = g.mulColumnVector(tCol.rsub(1.0)).addi(epsG.mulColumnVector(tCol));
+        SameDiff sd = SameDiff.create();
+        long[] image = {-1, TINY_REG.inChannels(), TINY_REG.inputSize(), TINY_REG.inputSize()};
+        SiTOutputs o = sit.build(sd, sd.placeHolder("x_t", DataType.DOUBLE, image), sd.constant(gt), sd.placeHolder("t", DataType.DOUBLE, -1),
+                sd.placeHolder("y", DataType.DOUBLE, -1, TINY_REG.labelRows()), SiT.Wiring.full(TINY_REG.depth()));
+        SDVariable reg = Losses.meanSquare(o.global().orElseThrow(), sd.constant(epsG.sub(g)));
+        SDVariable total = Losses.meanSquare(o.out().orElseThrow(), sd.placeHolder("v", DataType.DOUBLE, image)).add(reg.mul(0.03));
+        sd.setLossVariables(total);
+        Map<String, INDArray> feed = feed(sit, batch);
+        Map<String, INDArray> expected = sd.calculateGradients(feed, sit.trainableNames());
+        Map<String, INDArray> values = sd.output(feed, total.name(), reg.name());
+
+        assertEquals(values.get(total.name()).getDouble(0), pass.losses().get(SiTTrainer.LOSS), 1e-12 * pass.losses().get(SiTTrainer.LOSS), "total loss");
+        assertEquals(values.get(reg.name()).getDouble(0), pass.losses().get(SiTTrainer.LOSS_REG), 1e-12 * pass.losses().get(SiTTrainer.LOSS_REG), "loss_reg");
+        for (String name : sit.trainableNames()) {
+            double err = pass.gradients().get(name).sub(expected.get(name)).norm2Number().doubleValue()
+                    / expected.get(name).norm2Number().doubleValue();
+            assertTrue(err < 1e-9, "gradient of " + name + " relative error " + err);
+        }
+    }
+
+    @Test
+    void theRegTermFallsOnAFixedBatch() {
+        LatentData d = data(16, 10);
+        Nd4j.getRandom().setSeed(36);
+        INDArray features = Nd4j.randn(DataType.FLOAT, 16, 1, 12);
+        SiTTrainer trainer = new SiTTrainer(SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 36), plan(16, 16), d,
+                settings(200), new Objective.RepresentationEntanglement(0.03), TargetSource.perImage(features));
+        assertFallsOnAFixedBatch(trainer, d, SiTTrainer.LOSS_REG, 150, 3);
+    }
+
+    @Test
+    void resumingARegRunGivesBitIdenticalWeights() throws Exception {
+        LatentData d = data(24, 11);
+        TrainingPlan p = plan(24, 8);
+        Nd4j.getRandom().setSeed(37);
+        TargetSource g = TargetSource.perImage(Nd4j.randn(DataType.FLOAT, 24, 1, 12));
+        Objective reg = new Objective.RepresentationEntanglement(0.03);
+        SiT model = SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 10);
+        assertTrue(model.trainableNames().containsAll(List.of("cls_projectors2.weight", "linear_cls.weight")), "the token's tensors are trained");
+        assertResumingIsBitExact(() -> new SiTTrainer(SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 10),
+                p, d, settings(6), reg, g));
+    }
+
+    @Test
+    void theRegObjectiveNeedsTheGlobalTokenAndItsFeatures() {
+        LatentData d = data(8, 12);
+        IllegalArgumentException noToken = assertThrows(IllegalArgumentException.class, () -> new SiTTrainer(
+                SiT.initialise(TINY, List.of(), Optional.empty(), DataType.FLOAT, 1), plan(8, 4), d, settings(1),
+                new Objective.RepresentationEntanglement(0.03), b -> Nd4j.zeros(4, 1, 12)));
+        assertTrue(noToken.getMessage().contains("global token"), noToken.getMessage());
+        SiTTrainer wrongWidth = new SiTTrainer(SiT.initialise(TINY_REG, List.of(), Optional.empty(), DataType.FLOAT, 1), plan(8, 4), d,
+                settings(1), new Objective.RepresentationEntanglement(0.03), b -> Nd4j.zeros(4, 1, 10));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, wrongWidth::step);
+        assertTrue(e.getMessage().contains("takes 12 values per image"), e.getMessage());
     }
 }

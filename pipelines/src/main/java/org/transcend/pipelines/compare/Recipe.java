@@ -13,6 +13,7 @@ public enum Recipe {
     VAE_ALIGN("vae-align", "vae-align", TrainSiTStep.WARMUP),
     REPA("repa", "repa", TrainSiTStep.REPA),
     SRA("sra", "sra", TrainSiTStep.SRA),
+    REG("reg", "reg", TrainSiTStep.REG),
     SELF_TRANSCENDENCE("self-transcendence", "self-transcendence", TrainSiTStep.STUDENT);
 
     public final String id;

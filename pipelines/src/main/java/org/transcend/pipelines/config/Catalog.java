@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-compare", "fmnist-jit", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-reg", "fmnist-compare", "fmnist-jit", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -117,6 +117,12 @@ public final class Catalog {
     public static final Setting SRA_HEAD_HIDDEN = add(Setting.integer("sra.head-hidden", 0, 0, 65536,
             "SRA: hidden width of the head (D -> h -> D, SiLU); 0: twice sit.hidden, as SRA."));
 
+    public static final Setting REG_TEACHER_BLOCK = add(Setting.integer("reg.teacher-block", 8, 1, 64,
+            "REG: the block of the frozen warmup teacher whose tokens, mean-pooled on each clean latent (t = 0, true label), "
+                    + "are the image's global feature g (the reg-targets stage)."));
+    public static final Setting REG_WEIGHT = add(Setting.real("reg.weight", 0.03, 0, 1e6,
+            "REG: beta, the weight of the global token's velocity loss mean|v_g - (eps_g - g)|^2 (every t)."));
+
     public static final Setting LATENTS_SPACE = add(Setting.choice("latents.space", "vae", List.of("vae", "pixels"),
             "vae: the SiT works on VAE latents; pixels: JiT's pixel space, no VAE: the 'latents' are the images in [-1, 1], "
                     + "padded (black, centred) to vae.resolution, with scale 1."));
@@ -151,9 +157,9 @@ public final class Catalog {
     public static final Setting SAMPLE_CFG_HIGH = add(Setting.real("sample.cfg-high", 1.0, 0, 1, "Guidance interval high end in t."));
 
     // ---- compare ----
-    public static final Setting COMPARE_RECIPES = add(Setting.text("compare.recipes", "vanilla,vae-align,repa,sra,self-transcendence",
+    public static final Setting COMPARE_RECIPES = add(Setting.text("compare.recipes", "vanilla,vae-align,repa,sra,reg,self-transcendence",
             "The recipes `transcend run compare` trains on one plan and budget (student.steps), comma-separated: vanilla, vae-align, "
-                    + "repa, sra, self-transcendence."));
+                    + "repa, sra, reg, self-transcendence."));
     public static final Setting COMPARE_EVAL_EVERY = add(Setting.integer("compare.eval-every", 0, 0, Long.MAX_VALUE,
             "compare: evaluate each recipe after every N steps and at the end; a multiple of train.checkpoint-every; "
                     + "0: every train.checkpoint-every steps."));

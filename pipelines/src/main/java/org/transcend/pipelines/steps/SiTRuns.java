@@ -87,6 +87,11 @@ final class SiTRuns {
                 s.getInt(SRA_TEACHER_BLOCK.key()), s.getDouble(SRA_MAX_GAP.key()));
     }
 
+    /** REG on the student's plan and budget: the global token carries the Dg-wide feature g of reg-targets, weight β. */
+    static SiTRun reg(Settings s, Latents.Shape shape, int globalDim) {
+        return of(s, shape, "reg", s.getLong(STUDENT_STEPS.key()), 0, 0, globalDim, s.getDouble(REG_WEIGHT.key()), Long.MAX_VALUE);
+    }
+
     /** The vanilla baseline on the student's plan and budget. */
     static SiTRun baseline(Settings s, Latents.Shape shape) {
         return of(s, shape, "vanilla", s.getLong(STUDENT_STEPS.key()), 0, 0, 0, 0, Long.MAX_VALUE);

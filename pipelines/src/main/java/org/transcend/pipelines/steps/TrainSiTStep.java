@@ -25,18 +25,19 @@ import static org.transcend.pipelines.config.Catalog.*;
 /**
  * The SiT training stages: {@code warmup-align} (stage (a), the teacher), {@code train-student} (stage (b), guided by
  * the teacher's cached or online features), {@code train-baseline} (vanilla SiT on the same plan) and the other
- * recipes on the student's plan and budget: {@code train-repa} and {@code train-sra}. One stage, {@link TrainSiT}; the kind picks its
+ * recipes on the student's plan and budget: {@code train-repa}, {@code train-sra} and {@code train-reg}. One stage, {@link TrainSiT}; the kind picks its
  * objective and targets.
  */
 public final class TrainSiTStep implements PipelineStage {
 
-    public enum Kind { WARMUP, STUDENT, BASELINE, REPA, SRA }
+    public enum Kind { WARMUP, STUDENT, BASELINE, REPA, SRA, REG }
 
     public static final String WARMUP = "warmup-align";
     public static final String STUDENT = "train-student";
     public static final String BASELINE = "train-baseline";
     public static final String REPA = "train-repa";
     public static final String SRA = "train-sra";
+    public static final String REG = "train-reg";
 
     /** Samples of each class in a preview grid. */
     static final int PREVIEW_PER_CLASS = 4;
@@ -68,6 +69,10 @@ public final class TrainSiTStep implements PipelineStage {
         return new TrainSiTStep(Kind.SRA, false, s);
     }
 
+    public static TrainSiTStep reg(Settings s) {
+        return new TrainSiTStep(Kind.REG, false, s);
+    }
+
     public static TrainSiTStep student(Settings s) {
         return new TrainSiTStep(Kind.STUDENT, s.get(TEACHER_MODE.key()).equals("cached"), s);
     }
@@ -80,6 +85,7 @@ public final class TrainSiTStep implements PipelineStage {
             case BASELINE -> BASELINE;
             case REPA -> REPA;
             case SRA -> SRA;
+            case REG -> REG;
         };
         return new StageIdentity(name, 2, CheckpointMeta.getClassSchema());
     }
@@ -97,6 +103,7 @@ public final class TrainSiTStep implements PipelineStage {
             case REPA -> keys.addAll(List.of(STUDENT_STEPS.key(), REPA_BLOCK.key(), REPA_WEIGHT.key(), REPA_PROJECTOR_HIDDEN.key()));
             case SRA -> keys.addAll(List.of(STUDENT_STEPS.key(), SRA_STUDENT_BLOCK.key(), SRA_TEACHER_BLOCK.key(), SRA_WEIGHT.key(),
                     SRA_MAX_GAP.key(), SRA_HEAD_HIDDEN.key()));
+            case REG -> keys.addAll(List.of(STUDENT_STEPS.key(), REG_WEIGHT.key()));
         }
         return keys;
     }
@@ -109,6 +116,7 @@ public final class TrainSiTStep implements PipelineStage {
         switch (kind) {
             case STUDENT -> up.add(cachedTargets ? TeacherTargetsStep.NAME : WARMUP);
             case REPA -> up.add(RepaTargetsStep.NAME);
+            case REG -> up.add(RegTargetsStep.NAME);
             default -> { }
         }
         return up;
@@ -128,6 +136,11 @@ public final class TrainSiTStep implements PipelineStage {
             case REPA -> {
                 String features = ctx.upstreamDir(RepaTargetsStep.NAME);
                 run = SiTRuns.repa(s, shape, fittingFeatureDim(PatchFeatureTargets.shape(features), shape, s));
+                targets = TrainSiT.Targets.perImage(features);
+            }
+            case REG -> {
+                String features = ctx.upstreamDir(RegTargetsStep.NAME);
+                run = SiTRuns.reg(s, shape, RegTargetsStep.globalDim(ctx, features));
                 targets = TrainSiT.Targets.perImage(features);
             }
             default -> {
@@ -163,7 +176,12 @@ public final class TrainSiTStep implements PipelineStage {
 
     /** The warmup's raw weights as the frozen teacher, with the extraction settings k_t and w. */
     static TeacherSpec teacher(Settings s, String warmupDir) {
+        return teacher(s, warmupDir, s.getInt(TEACHER_BLOCK.key()), s.getDouble(TEACHER_GUIDANCE.key()));
+    }
+
+    /** The warmup's raw weights read to {@code block} with guidance {@code guidance}. */
+    static TeacherSpec teacher(Settings s, String warmupDir, int block, double guidance) {
         return new TeacherSpec(warmupDir + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()),
-                s.getInt(WARMUP_BLOCK.key()), s.getInt(TEACHER_BLOCK.key()), s.getDouble(TEACHER_GUIDANCE.key()));
+                s.getInt(WARMUP_BLOCK.key()), block, guidance);
     }
 }

@@ -124,7 +124,7 @@ public final class Transcend {
         boolean dryRun;
 
         @Option(names = "--recipes", description = "compare only: the recipes to race, comma-separated (sets compare.recipes), "
-                + "e.g. vanilla,vae-align,repa,sra,self-transcendence.")
+                + "e.g. vanilla,vae-align,repa,sra,reg,self-transcendence.")
         String recipes;
 
         @Mixin

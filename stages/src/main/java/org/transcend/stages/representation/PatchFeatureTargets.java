@@ -15,7 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A repa-targets artifact read back for training: the features in the order of the training latents. */
+/** A repa-targets or reg-targets artifact read back for training: the features in the order of the training latents. */
 public final class PatchFeatureTargets {
     private PatchFeatureTargets() {}
 
@@ -31,7 +31,10 @@ public final class PatchFeatureTargets {
         throw new IllegalStateException("no patch features in " + Handoffs.pattern(artifactDir, RECORDS));
     }
 
-    /** The features [examples, tokens, dim] with row i for {@code ids.get(i)}; an id without features is an error naming it. */
+    /**
+     * The features [examples, tokens, dim] with row i for {@code ids.get(i)}; an id without features, or features holding a
+     * NaN or an infinity, is an error naming the image (here, where the targets enter training).
+     */
     public static INDArray inOrder(String artifactDir, List<String> ids) throws IOException {
         Map<String, PatchFeatures> byId = new HashMap<>();
         for (PatchFeatures p : Handoffs.readAll(artifactDir, RECORDS, PatchFeatures.class)) byId.put(p.getId(), p);
@@ -40,10 +43,12 @@ public final class PatchFeatureTargets {
         for (int i = 0; i < ids.size(); i++) {
             PatchFeatures p = byId.get(ids.get(i));
             if (p == null) {
-                throw new IllegalStateException("the REPA targets " + artifactDir + " have no features for latent '" + ids.get(i)
-                        + "'; they were imported for other images");
+                throw new IllegalStateException("the per-image targets " + artifactDir + " have no features for latent '" + ids.get(i)
+                        + "'; they were made for other images");
             }
-            out.slice(i).assign(Tensors.decode(p.getFeatures()).reshape(shape[0], shape[1]));
+            String image = ids.get(i);
+            out.slice(i).assign(Tensors.decodeFinite(p.getFeatures(), () -> "the target features of image '" + image + "' in " + artifactDir)
+                    .reshape(shape[0], shape[1]));
         }
         return out;
     }

@@ -28,6 +28,7 @@ public final class Drawing {
 
     private final SampleSpec spec;
     private final SiT model;
+    private final SiTEngine engine;
     private final VelocityModel velocity;
     private final AutoencoderKL vae;
 
@@ -36,20 +37,20 @@ public final class Drawing {
         this.spec = spec;
         this.model = model;
         if (spec.decodes() && vae == null) throw new IllegalArgumentException("the spec decodes with " + spec.vaeWeights() + " but no VAE was given");
-        this.velocity = new SiTEngine(model).velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
+        this.engine = new SiTEngine(model);
+        this.velocity = engine.velocityModel(Prediction.valueOf(spec.prediction().toUpperCase().replace('-', '_')));
         this.vae = vae;
     }
 
-    /** Samples [from, to), in index order. */
+    /** Samples [from, to), in index order; a model with REG's global token generates it with the image, from noise, and drops it. */
     public List<SampleRecord> draw(long from, long to) {
-        var c = model.config();
-        long[] shape = {c.inChannels(), c.inputSize(), c.inputSize()};
+        long[] shape = model.config().samplerState();
         List<SampleRecord> records = new ArrayList<>();
         for (long first = from; first < to; first += BATCH) {
             int n = (int) Math.min(BATCH, to - first);
             long[] labels = new long[n];
             for (int i = 0; i < n; i++) labels[i] = spec.label(first + i);
-            INDArray x0 = spec.sampler().sample(velocity, Nd4j.createFromArray(labels), shape, spec.seed(), first);
+            INDArray x0 = engine.latents(spec.sampler().sample(velocity, Nd4j.createFromArray(labels), shape, spec.seed(), first));
             INDArray latents = x0.castTo(DataType.FLOAT).divi(spec.scale()).addi(spec.shift());
             INDArray images = crop(vae == null ? latents : vae.decode(latents));
             for (int i = 0; i < n; i++) {

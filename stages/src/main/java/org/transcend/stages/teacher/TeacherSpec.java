@@ -11,18 +11,23 @@ import java.util.OptionalInt;
 
 /**
  * The frozen teacher of stage (b): its checkpoint (the raw weights of the warmup run), how to read it, and the
- * extraction settings k_t and w.
+ * extraction settings k_t and w (REG reads the same teacher's block k, conditional features alone: w = 1).
  */
 public record TeacherSpec(String checkpoint, int heads, boolean qkNorm, int alignBlock, int block, double guidance)
         implements Serializable {
 
     public GuidedTeacher load() throws IOException {
-        Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint),
-                shapes -> SiT.checkStateDict(shapes, heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock)));
-        SiT teacher = SiT.fromStateDict(c.weights(), heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
+        SiT teacher = network();
         if (block < 1 || block > teacher.config().depth()) {
             throw new IllegalArgumentException("teacher.block is " + block + "; accepted: 1 to the teacher's depth " + teacher.config().depth());
         }
         return new GuidedTeacher(teacher, block, guidance);
+    }
+
+    /** The frozen network: the checkpoint's raw weights, its tensors checked before any is read. */
+    public SiT network() throws IOException {
+        Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint),
+                shapes -> SiT.checkStateDict(shapes, heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock)));
+        return SiT.fromStateDict(c.weights(), heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
     }
 }

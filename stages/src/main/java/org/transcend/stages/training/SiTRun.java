@@ -23,10 +23,11 @@ import java.util.Optional;
  * Everything a SiT training stage needs, in a form Beam can ship to a worker: the network shape, the objective
  * and its head, the optimiser, the plan and the length of the run.
  *
- * @param objective  vanilla, vae-align, guided, repa or sra
- * @param auxBlock   k_a (vae-align), k_s (guided), REPA's projector block or SRA's student block, 1-indexed
+ * @param objective  vanilla, vae-align, guided, repa, sra or reg
+ * @param auxBlock   k_a (vae-align), k_s (guided), REPA's projector block or SRA's student block, 1-indexed; unused by REG
  * @param auxHidden  hidden width of the align head, projector MLP or SRA head
- * @param auxDim     the projector's output width (the teacher's hidden width, or REPA's feature width); unused otherwise
+ * @param auxDim     the projector's output width (the teacher's hidden width, or REPA's feature width), or REG's global
+ *                   feature width Dg (the width of the network's global token); unused otherwise
  * @param timeShift  α of RAE's time shift applied to the plan's times (1 = none)
  * @param teacherBlock SRA: the block of the EMA teacher whose features are the target; unused otherwise
  * @param teacherGap   SRA: the teacher runs at t' = max(0, t − U[0, teacherGap)); unused otherwise
@@ -42,7 +43,8 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
                      int bottleneck) implements Serializable {
 
     public SiTConfig config() {
-        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop, bottleneck).validate();
+        return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop, bottleneck,
+                objective.equals("reg") ? auxDim : 0).validate();
     }
 
     public Objective objectiveRecord() {
@@ -53,11 +55,12 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
             case "guided" -> new Objective.GuidedFeatures(auxBlock, window, auxWeight, stopStep);
             case "repa" -> new Objective.RepresentationAlignment(auxBlock, auxWeight);
             case "sra" -> new Objective.SelfRepresentation(auxBlock, teacherBlock, auxWeight, teacherGap);
-            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided, repa, sra");
+            case "reg" -> new Objective.RepresentationEntanglement(auxWeight);
+            default -> throw new IllegalArgumentException("objective is '" + objective + "'; accepted: vanilla, vae-align, guided, repa, sra, reg");
         };
     }
 
-    /** A freshly initialised network with the objective's head, seeded by the run seed. */
+    /** A freshly initialised network with the objective's head (REG: the global token instead), seeded by the run seed. */
     public SiT initialise() {
         boolean projector = objective.equals("guided") || objective.equals("repa");
         List<ProjectorHead> projectors = projector ? List.of(new ProjectorHead(auxBlock, auxHidden, auxDim)) : List.of();
