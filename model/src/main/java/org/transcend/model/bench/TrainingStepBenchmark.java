@@ -186,14 +186,17 @@ public final class TrainingStepBenchmark {
         }
         // attention: per (sample, head) T×hd · hd×T and T×T · T×hd, forward and backward (×3)
         int hd = d / s.heads, t = s.tokens();
-        INDArray q = Nd4j.rand(DataType.FLOAT, (long) s.batch * s.heads, t, hd), k = Nd4j.rand(DataType.FLOAT, (long) s.batch * s.heads, hd, t);
+        // into preallocated outputs, as the engine calls them (an allocating matmul costs ~8× as much here)
+        long heads = (long) s.batch * s.heads;
+        INDArray q = Nd4j.rand(DataType.FLOAT, heads, t, hd), k = Nd4j.rand(DataType.FLOAT, heads, hd, t);
+        INDArray scores = Nd4j.create(DataType.FLOAT, heads, t, t), attended = Nd4j.create(DataType.FLOAT, heads, t, hd);
         List<Double> times = new ArrayList<>();
         for (int rep = 0; rep < 4; rep++) {
             long t0 = System.nanoTime();
             for (INDArray[] o : ops) Nd4j.gemm(o[0], o[1], o[2], false, false, 1.0, 0.0);
             for (int a = 0; a < 3 * s.depth; a++) {
-                INDArray scores = Nd4j.matmul(q, k);
-                Nd4j.matmul(scores, q);
+                Nd4j.matmul(q, k, scores, false, false, false);
+                Nd4j.matmul(scores, q, attended, false, false, false);
             }
             times.add((System.nanoTime() - t0) / 1e6);
         }
