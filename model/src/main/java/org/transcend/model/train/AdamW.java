@@ -43,6 +43,11 @@ public final class AdamW {
      * {@code lr/bc1 · m / (√v/√bc2 + ε)} is the same expression with {@code ε' = ε·√bc2}, which is passed.
      */
     public void update(Map<String, INDArray> params, Map<String, INDArray> grads, long step) {
+        update(params, grads, step, hyper.lr);
+    }
+
+    /** As {@link #update(Map, Map, long)} at learning rate {@code lr} instead of the base rate (a schedule's choice). */
+    public void update(Map<String, INDArray> params, Map<String, INDArray> grads, long step, double lr) {
         if (step < 1) throw new IllegalArgumentException("AdamW step is " + step + "; accepted: 1 or more (it counts updates)");
         double epsilon = hyper.eps * Math.sqrt(1 - Math.pow(hyper.beta2, step));
         int iteration = Math.toIntExact(step - 1); // the kernel corrects the bias with iteration + 1
@@ -53,8 +58,8 @@ public final class AdamW {
             INDArray mi = m.computeIfAbsent(e.getKey(), k -> Nd4j.zeros(p.dataType(), p.shape()));
             INDArray vi = v.computeIfAbsent(e.getKey(), k -> Nd4j.zeros(p.dataType(), p.shape()));
             INDArray u = updates.computeIfAbsent(e.getKey(), k -> Nd4j.create(p.dataType(), p.shape()));
-            if (hyper.weightDecay != 0) p.muli(1 - hyper.lr * hyper.weightDecay);
-            Nd4j.exec(new AdamUpdater(g, vi, mi, u, vi, mi, hyper.lr, hyper.beta1, hyper.beta2, epsilon, iteration));
+            if (hyper.weightDecay != 0) p.muli(1 - lr * hyper.weightDecay);
+            Nd4j.exec(new AdamUpdater(g, vi, mi, u, vi, mi, lr, hyper.beta1, hyper.beta2, epsilon, iteration));
             p.subi(u);
         }
     }

@@ -9,6 +9,7 @@ import org.transcend.model.rng.CounterRng;
 import org.transcend.model.train.AdamW;
 import org.transcend.model.train.Checkpoint;
 import org.transcend.model.train.GradientClipping;
+import org.transcend.model.train.LearningRateSchedule;
 import org.transcend.model.train.NonFiniteLossException;
 import org.transcend.model.train.StepReport;
 
@@ -32,11 +33,19 @@ public final class VaeTrainer {
     private final VaeLoss.Weights weights;
     private final AdamW adam;
     private final double gradientClip;
+    private final LearningRateSchedule schedule;
+    private final long totalSteps;
     private long step;
 
-    /** {@code images} [N, C, H, W] in [−1, 1], already padded to the config's resolution. */
+    /** {@code images} [N, C, H, W] in [−1, 1], already padded to the config's resolution; a constant learning rate. */
     public VaeTrainer(VaeConfig config, INDArray images, int batch, long seed, AdamW.Hyper optimizer, double gradientClip,
                       VaeLoss.Weights weights) {
+        this(config, images, batch, seed, optimizer, gradientClip, weights, LearningRateSchedule.CONSTANT, 0);
+    }
+
+    /** As above, the learning rate following {@code schedule} over a run of {@code totalSteps} updates. */
+    public VaeTrainer(VaeConfig config, INDArray images, int batch, long seed, AdamW.Hyper optimizer, double gradientClip,
+                      VaeLoss.Weights weights, LearningRateSchedule schedule, long totalSteps) {
         this.config = config.validate();
         this.images = images;
         this.plan = new TrainingPlan(seed, images.size(0), batch, new TimeDistribution.Uniform(), 0.0, 1);
@@ -45,6 +54,8 @@ public final class VaeTrainer {
         this.weights = weights;
         this.adam = new AdamW(optimizer);
         this.gradientClip = gradientClip;
+        this.schedule = schedule;
+        this.totalSteps = totalSteps;
     }
 
     public StepReport step() {
@@ -65,8 +76,9 @@ public final class VaeTrainer {
         }
         Map<String, INDArray> gradients = engine.backward();
         double norm = GradientClipping.clip(gradients.values(), gradientClip);
+        double lr = adam.hyper().lr() * schedule.factor(step, totalSteps);
         step++;
-        adam.update(parameters, gradients, step);
+        adam.update(parameters, gradients, step, lr);
         return new StepReport(step, losses, norm, System.nanoTime() - t0, rows.length);
     }
 

@@ -7,6 +7,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.train.AdamW;
 import org.transcend.model.train.Checkpoint;
+import org.transcend.model.train.LearningRateSchedule;
 import org.transcend.model.train.StepReport;
 
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VaeTrainerTest {
@@ -40,6 +42,12 @@ class VaeTrainerTest {
         return new VaeTrainer(NARROW, images, batch, 7, new AdamW.Hyper(lr, 0.9, 0.999, 1e-8, 0.0), 1.0, new VaeLoss.Weights(0, 1, 1e-6));
     }
 
+    /** Six steps on the cosine schedule: the rate depends on the completed steps, which a checkpoint carries. */
+    private static VaeTrainer cosineTrainer(INDArray images) {
+        return new VaeTrainer(NARROW, images, 4, 7, new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0, new VaeLoss.Weights(0, 1, 1e-6),
+                LearningRateSchedule.COSINE, 6);
+    }
+
     @Test
     void overfitsFourImages() {
         INDArray images = shapes();
@@ -57,17 +65,16 @@ class VaeTrainerTest {
     void resumingFromACheckpointGivesBitIdenticalWeights() throws Exception {
         Nd4j.getRandom().setSeed(1);
         INDArray images = Nd4j.rand(DataType.FLOAT, 12, 1, 16, 16).muli(2).subi(1);
-        VaeTrainer straight = trainer(images, 4, 1e-3);
+        VaeTrainer straight = cosineTrainer(images);
         StepReport last = null;
         for (int i = 0; i < 6; i++) last = straight.step();
 
-        VaeTrainer first = trainer(images, 4, 1e-3);
+        VaeTrainer first = cosineTrainer(images);
         for (int i = 0; i < 3; i++) first.step();
         Path file = dir.resolve("vae-checkpoint.safetensors");
         first.checkpoint().save(file);
 
-        VaeTrainer resumed = new VaeTrainer(NARROW, images, 4, 7, new AdamW.Hyper(1e-3, 0.9, 0.999, 1e-8, 0.0), 1.0,
-                new VaeLoss.Weights(0, 1, 1e-6));
+        VaeTrainer resumed = cosineTrainer(images);
         resumed.restore(Checkpoint.load(file));
         assertEquals(3, resumed.completedSteps());
         StepReport resumedLast = null;
@@ -78,5 +85,11 @@ class VaeTrainerTest {
         for (String name : a.keySet()) {
             assertArrayEquals(a.get(name).reshape(-1).toFloatVector(), b.get(name).reshape(-1).toFloatVector(), name);
         }
+        // and the schedule did act: the same six steps at the constant rate end elsewhere
+        VaeTrainer constant = trainer(images, 4, 1e-3);
+        for (int i = 0; i < 6; i++) constant.step();
+        String any = a.keySet().iterator().next();
+        assertFalse(java.util.Arrays.equals(a.get(any).reshape(-1).toFloatVector(), constant.stateDict().get(any).reshape(-1).toFloatVector()),
+                "cosine and constant rates gave the same " + any);
     }
 }

@@ -132,6 +132,8 @@ public final class Catalog {
     public static final Setting VAE_STEPS = add(Setting.integer("vae.steps", 3000, 0, Long.MAX_VALUE, "Steps of the small VAE trained when vae.weights is empty."));
     public static final Setting VAE_BATCH = add(Setting.integer("vae.batch", 64, 1, 65536, "Batch size of VAE training."));
     public static final Setting VAE_LR = add(Setting.real("vae.lr", 1e-3, 0, 1, "AdamW learning rate of VAE training."));
+    public static final Setting VAE_LR_SCHEDULE = add(Setting.choice("vae.lr-schedule", "constant", List.of("constant", "cosine"),
+            "Learning rate over VAE training: constant, or a half cosine from vae.lr towards 0 at vae.steps."));
     public static final Setting VAE_L1 = add(Setting.real("vae.l1", 0.0, 0, 1e6, "Weight of the L1 reconstruction term."));
     public static final Setting VAE_L2 = add(Setting.real("vae.l2", 1.0, 0, 1e6, "Weight of the L2 reconstruction term."));
     public static final Setting VAE_KL = add(Setting.real("vae.kl-weight", 1e-6, 0, 1e6, "Weight of the KL term."));

@@ -1,6 +1,7 @@
 package org.transcend.pipelines.steps;
 
 import org.apache.beam.sdk.Pipeline;
+import org.transcend.model.train.LearningRateSchedule;
 import org.transcend.pipelines.BeamRuns;
 import org.transcend.pipelines.PipelineStage;
 import org.transcend.pipelines.StageIdentity;
@@ -12,6 +13,7 @@ import org.transcend.stages.importing.ImportImages;
 import org.transcend.stages.io.Handoffs;
 import org.transcend.stages.vae.TrainVae;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -29,9 +31,12 @@ public final class TrainVaeStep implements PipelineStage {
 
     @Override
     public List<String> settingKeys(Settings s) {
-        return List.of(VAE_STEPS.key(), VAE_BATCH.key(), VAE_LR.key(), VAE_L1.key(), VAE_L2.key(), VAE_KL.key(), VAE_CHANNELS.key(),
-                VAE_MULTIPLIERS.key(), VAE_NORM_GROUPS.key(), VAE_LATENT_CHANNELS.key(), VAE_RESOLUTION.key(), VAE_HELD_OUT.key(),
-                RUN_SEED.key());
+        List<String> keys = new ArrayList<>(List.of(VAE_STEPS.key(), VAE_BATCH.key(), VAE_LR.key(), VAE_L1.key(), VAE_L2.key(),
+                VAE_KL.key(), VAE_CHANNELS.key(), VAE_MULTIPLIERS.key(), VAE_NORM_GROUPS.key(), VAE_LATENT_CHANNELS.key(),
+                VAE_RESOLUTION.key(), VAE_HELD_OUT.key(), RUN_SEED.key()));
+        // in the key only when set: a constant rate trains what was trained before the schedule existed
+        keys.addAll(s.changedFromDefault(List.of(VAE_LR_SCHEDULE.key())));
+        return keys;
     }
 
     @Override
@@ -54,7 +59,8 @@ public final class TrainVaeStep implements PipelineStage {
         return new TrainVae.Spec(importDir, outputDir, channels(s), s.getInt(VAE_RESOLUTION.key()),
                 s.getInt(VAE_CHANNELS.key()), multipliers, s.getInt(VAE_NORM_GROUPS.key()), s.getInt(VAE_LATENT_CHANNELS.key()),
                 s.getLong(VAE_STEPS.key()),
-                s.getInt(VAE_BATCH.key()), s.getDouble(VAE_LR.key()), s.getDouble(VAE_L1.key()), s.getDouble(VAE_L2.key()),
+                s.getInt(VAE_BATCH.key()), s.getDouble(VAE_LR.key()), LearningRateSchedule.parse(s.get(VAE_LR_SCHEDULE.key())),
+                s.getDouble(VAE_L1.key()), s.getDouble(VAE_L2.key()),
                 s.getDouble(VAE_KL.key()), s.getLong(VAE_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
                 s.getInt(VAE_HELD_OUT.key()), s.getLong(RUN_SEED.key()));
     }

@@ -12,6 +12,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.transcend.model.io.Safetensors;
 import org.transcend.model.train.AdamW;
+import org.transcend.model.train.LearningRateSchedule;
 import org.transcend.model.vae.AutoencoderKL;
 import org.transcend.model.vae.VaeConfig;
 import org.transcend.model.vae.VaeLoss;
@@ -47,7 +48,8 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
 
     /** @param heldOut the last N images by id are held out for the PSNR and the grid */
     public record Spec(String importDir, String outputDir, int channels, int resolution, int baseChannels, List<Integer> multipliers,
-                       int normGroups, int latentChannels, long steps, int batch, double lr, double l1, double l2, double kl,
+                       int normGroups, int latentChannels, long steps, int batch, double lr, LearningRateSchedule schedule,
+                       double l1, double l2, double kl,
                        long checkpointEvery, long logEvery, int heldOut, long seed) implements Serializable {
         public VaeConfig config() {
             return new VaeConfig(channels, channels, resolution, baseChannels, multipliers, 1, List.of(), latentChannels, true,
@@ -81,7 +83,8 @@ public final class TrainVae extends PTransform<PBegin, PCollection<CheckpointMet
             List<ImageRecord> train = all.subList(0, all.size() - held), test = all.subList(all.size() - held, all.size());
             INDArray images = VaeImages.stack(train, spec.channels(), spec.resolution());
             VaeTrainer trainer = new VaeTrainer(spec.config(), images, spec.batch(), spec.seed(),
-                    new AdamW.Hyper(spec.lr(), 0.9, 0.999, 1e-8, 0.0), 1.0, new VaeLoss.Weights(spec.l1(), spec.l2(), spec.kl()));
+                    new AdamW.Hyper(spec.lr(), 0.9, 0.999, 1e-8, 0.0), 1.0, new VaeLoss.Weights(spec.l1(), spec.l2(), spec.kl()),
+                    spec.schedule(), spec.steps());
             Checkpoints.newest(spec.outputDir()).ifPresent(c -> {
                 trainer.restore(c);
                 System.out.printf("[train-vae] resuming from step %d%n", c.step());
