@@ -57,6 +57,19 @@ class SettingsTest {
     }
 
     @Test
+    void aDhHeadShapeThatDoesNotFitIsRefusedNamingTheValueAndWhatIsAccepted() {
+        ConfigException heads = assertThrows(ConfigException.class,
+                () -> Settings.resolve("fmnist-dh", List.of("sit.head-heads=5")));
+        assertEquals("sit.head-heads is 5; accepted: a divisor of sit.head-width (256)", heads.getMessage());
+        ConfigException width = assertThrows(ConfigException.class,
+                () -> Settings.resolve(null, List.of("sit.head-width=30", "sit.head-depth=2", "sit.head-heads=2")));
+        assertEquals("sit.head-width is 30; accepted with sit.head-depth 2: a positive multiple of 4", width.getMessage());
+        ConfigException orphan = assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("sit.head-width=64")));
+        assertTrue(orphan.getMessage().contains("but sit.head-depth is 0"), orphan.getMessage());
+        assertEquals(256, Settings.resolve("fmnist-dh", List.of()).getInt("sit.head-width"));
+    }
+
+    @Test
     void negativeStepsAndBlocksBeyondTheDepthAreRefusedWithTheValidRange() {
         assertEquals("warmup.steps is -5; accepted: 0 to any",
                 assertThrows(ConfigException.class, () -> Settings.resolve(null, List.of("warmup.steps=-5"))).getMessage());

@@ -30,7 +30,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The other recipes of the seed papers (REPA, SRA, REG, RAE's time shift, JiT) as settings of the same stages, each run end to end
+ * The other recipes of the seed papers (REPA, SRA, REG, RAE's time shift and DiT-DH head, JiT) as settings of the same stages, each run end to end
  * on the tiny Fashion-MNIST slice of {@link SelfTranscendencePipelineTest}, sharing one store so the import, the VAE and
  * the latents are built once.
  */
@@ -318,6 +318,21 @@ class RecipesPipelineTest {
         assertEquals(20L, s.get("sample").getCounts().get("samples"));
         var npz = Npz.read(artifact(s.get("sample")).resolve("samples.npz"), "arr_0");
         assertArrayEquals(new long[]{20, 28, 28, 1}, npz.get("arr_0").shape(), "samples cropped back to 28x28");
+        assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
+    }
+
+    /** RAE's DiT-DH head: the baseline with a wide, shallow head after the backbone, trained, sampled and evaluated. */
+    @Test
+    @Order(8)
+    void theDhHeadTrainsSamplesAndIsEvaluated() throws Exception {
+        RunRecord run = orchestrator("sit.head-width=48", "sit.head-depth=1", "sit.head-heads=3").run("baseline", Set.of(), Set.of());
+        Map<String, StageRun> s = byStage(run);
+        assertFalse(s.get("train-baseline").getHit(), "the head changes the network, so the key");
+        var checkpoint = org.transcend.model.train.Checkpoint.load(artifact(s.get("train-baseline")).resolve("model.safetensors"));
+        assertArrayEquals(new long[]{48, 32}, checkpoint.weights().get("s_projector.weight").shape());
+        assertArrayEquals(new long[]{144, 48}, checkpoint.weights().get("head_blocks.0.attn.qkv.weight").shape());
+        assertFalse(checkpoint.weights().containsKey("final_layer.linear.weight"), "the head replaces the final layer");
+        assertEquals(20L, s.get("sample").getCounts().get("samples"));
         assertTrue(s.get("evaluate").getMetrics().keySet().stream().anyMatch(k -> k.startsWith("FD-")));
     }
 }

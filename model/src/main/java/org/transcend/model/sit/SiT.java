@@ -27,6 +27,17 @@ import java.util.function.Function;
  * every block attends over the T + 1 tokens, the final layer and the heads read the patch tokens only, and the token's
  * last residual gives v̂_g through LayerNorm (no affine) and {@code linear_cls}.
  *
+ * <p>With RAE's DiT-DH head ({@link SiTConfig#hasHead}), a wide, shallow DDT-style decoder makes the output instead of
+ * the backbone's final layer (which the state_dict then lacks). It follows RAE's {@code DiTwDDTHead.forward}: the
+ * backbone's last patch tokens z and the timestep embedding t (t alone, not t + y) give the per-token condition
+ * s = s_projector(SiLU(z + t)) [N, T, D_h]; x_t is patch-embedded again at D_h ({@code x_embedder_head.proj}) plus a
+ * fixed 2-D sin-cos embedding at D_h ({@code pos_embed_head}); {@code head_blocks.i} are SiT blocks of width D_h whose
+ * adaLN (SiLU → Linear, as RAE's LightningDDTBlock) reads s per token; {@code head_final_layer} is the final layer at
+ * D_h, modulated by s per token. Where RAE differs in ways the head does not depend on, this keeps the backbone's
+ * choices: LayerNorm and GELU-tanh MLP (RAE: RMSNorm, SwiGLU, RoPE), an s_projector even when D_h = D (RAE: identity).
+ * The names are this project's (RAE calls the head's tensors {@code x_embedder}, {@code blocks.{depth + i}} and
+ * {@code final_layer}, which would collide with the backbone's here).
+ *
  * <p>Inputs of {@link #build}: x [N, C, H, W], t [N] and y as one-hot rows [N, numClasses + 1] (the last
  * column is the null class), all of the network's data type. Labels enter one-hot because the gradient of
  * ND4J's gather fails inside larger graphs; {@link #oneHot} makes the rows from integer labels. Label dropout
@@ -51,6 +62,14 @@ public final class SiT {
      */
     static final String GLOBAL_EMBED = "cls_projectors2";
     static final String GLOBAL_OUT = "linear_cls";
+    /** RAE's DH head: the condition's Linear D → D_h, the second patch embedding, its fixed position embedding, blocks, final layer. */
+    static final String S_PROJECTOR = "s_projector";
+    static final String HEAD_EMBED = "x_embedder_head.proj";
+    static final String HEAD_POS_EMBED = "pos_embed_head";
+    static final String HEAD_BLOCKS = "head_blocks.";
+    static final String HEAD_FINAL = "head_final_layer.";
+    /** The tensors that are fixed, not trained: the sin-cos position embeddings. */
+    private static final List<String> FIXED = List.of(POS_EMBED, HEAD_POS_EMBED);
 
     static final double BLOCK_NORM_EPS = 1e-6;
     /** timm's QK-norm is a default {@code nn.LayerNorm}, whose eps is 1e-5. */
@@ -138,7 +157,13 @@ public final class SiT {
      */
     public static SiT fromStateDict(Map<String, INDArray> weights, int heads, boolean qkNorm,
                                     OptionalInt projectorBlock, OptionalInt alignBlock) {
-        SiT sit = layout(shapesOf(weights), heads, qkNorm, projectorBlock, alignBlock);
+        return fromStateDict(weights, heads, heads, qkNorm, projectorBlock, alignBlock);
+    }
+
+    /** As {@link #fromStateDict(Map, int, boolean, OptionalInt, OptionalInt)}, with the DH head's attention heads. */
+    public static SiT fromStateDict(Map<String, INDArray> weights, int heads, int headHeads, boolean qkNorm,
+                                    OptionalInt projectorBlock, OptionalInt alignBlock) {
+        SiT sit = layout(shapesOf(weights), heads, headHeads, qkNorm, projectorBlock, alignBlock);
         for (Param p : sit.specs) {
             sit.params.put(p.name(), Nd4j.zeros(DataType.FLOAT, p.shape()));
         }
@@ -153,13 +178,20 @@ public final class SiT {
      */
     public static void checkStateDict(Map<String, long[]> shapes, int heads, boolean qkNorm,
                                       OptionalInt projectorBlock, OptionalInt alignBlock) {
-        SiT sit = layout(shapes, heads, qkNorm, projectorBlock, alignBlock);
+        checkStateDict(shapes, heads, heads, qkNorm, projectorBlock, alignBlock);
+    }
+
+    /** As {@link #checkStateDict(Map, int, boolean, OptionalInt, OptionalInt)}, with the DH head's attention heads. */
+    public static void checkStateDict(Map<String, long[]> shapes, int heads, int headHeads, boolean qkNorm,
+                                      OptionalInt projectorBlock, OptionalInt alignBlock) {
+        SiT sit = layout(shapes, heads, headHeads, qkNorm, projectorBlock, alignBlock);
         sit.refuse(sit.problems(shapes));
     }
 
     /** The network the shapes describe, without tensors. */
-    private static SiT layout(Map<String, long[]> shapes, int heads, boolean qkNorm, OptionalInt projectorBlock, OptionalInt alignBlock) {
-        SiTConfig config = inferConfigFromShapes(shapes, heads, qkNorm);
+    private static SiT layout(Map<String, long[]> shapes, int heads, int headHeads, boolean qkNorm, OptionalInt projectorBlock,
+                              OptionalInt alignBlock) {
+        SiTConfig config = inferConfigFromShapes(shapes, heads, headHeads, qkNorm);
         List<ProjectorHead> projectorHeads = new ArrayList<>();
         for (int j = 0; shapes.containsKey("projectors." + j + ".0.weight"); j++) {
             if (projectorBlock.isEmpty()) {
@@ -190,13 +222,14 @@ public final class SiT {
      * depth from the blocks present, input size from {@code pos_embed}, classes from the label table (one row is
      * the null class), MLP ratio from {@code fc1}; heads and QK-norm are settings (the flag must agree with the
      * presence of {@code q_norm} tensors); class dropout is the reference's 0.1; REG's global token from
-     * {@code cls_projectors2.weight} [D, Dg].
+     * {@code cls_projectors2.weight} [D, Dg]; RAE's DH head from {@code s_projector.weight} [D_h, D] and the
+     * {@code head_blocks} present, its attention heads taken to be {@code heads} (as RAE's DiT-DH-XL: 16 and 16).
      */
     public static SiTConfig inferConfig(Map<String, INDArray> weights, int heads, boolean qkNorm) {
-        return inferConfigFromShapes(shapesOf(weights), heads, qkNorm);
+        return inferConfigFromShapes(shapesOf(weights), heads, heads, qkNorm);
     }
 
-    private static SiTConfig inferConfigFromShapes(Map<String, long[]> shapes, int heads, boolean qkNorm) {
+    private static SiTConfig inferConfigFromShapes(Map<String, long[]> shapes, int heads, int headHeads, boolean qkNorm) {
         boolean lowRank = shapes.containsKey(BOTTLENECK_IN);
         String patchName = lowRank ? BOTTLENECK_IN : "x_embedder.proj.weight";
         long[] patchWeight = require(shapes, patchName);
@@ -230,8 +263,11 @@ public final class SiT {
                     + " blocks.0.attn.q_norm.weight; set qkNorm to " + fileQkNorm);
         }
         int globalDim = shapes.containsKey(GLOBAL_EMBED + ".weight") ? (int) shapes.get(GLOBAL_EMBED + ".weight")[1] : 0;
+        int headDepth = 0;
+        while (shapes.containsKey(HEAD_BLOCKS + headDepth + ".attn.qkv.weight")) headDepth++;
+        int headWidth = headDepth == 0 ? 0 : (int) require(shapes, S_PROJECTOR + ".weight")[0];
         return new SiTConfig(grid * patch, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, 0.1, bottleneck,
-                globalDim).validate();
+                globalDim, headWidth, headDepth, headDepth == 0 ? 0 : headHeads).validate();
     }
 
     private static long[] require(Map<String, long[]> shapes, String name) {
@@ -276,7 +312,7 @@ public final class SiT {
     public SiT backboneOver(Map<String, INDArray> tensors) {
         SiT view = new SiT(config, List.of(), Optional.empty(), Optional.empty(), dataType);
         for (Param p : view.specs) {
-            INDArray a = p.name().equals(POS_EMBED) ? params.get(POS_EMBED) : tensors.get(p.name());
+            INDArray a = FIXED.contains(p.name()) ? params.get(p.name()) : tensors.get(p.name());
             if (a == null) {
                 throw new IllegalArgumentException("no tensor '" + p.name() + "' for the backbone; given " + tensors.keySet());
             }
@@ -285,9 +321,9 @@ public final class SiT {
         return view;
     }
 
-    /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed}. */
+    /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed} (and the DH head's {@code pos_embed_head}). */
     public List<String> trainableNames() {
-        return specs.stream().map(Param::name).filter(n -> !n.equals(POS_EMBED)).toList();
+        return specs.stream().map(Param::name).filter(n -> !FIXED.contains(n)).toList();
     }
 
     /**
@@ -304,7 +340,8 @@ public final class SiT {
 
     /**
      * The state_dict without the auxiliary heads (projectors, align head, SRA head): the network that samples. Heads only
-     * shape training, so a sampler loads any recipe's checkpoint through this without knowing its heads.
+     * shape training, so a sampler loads any recipe's checkpoint through this without knowing its heads. RAE's DH head
+     * stays: it makes the output.
      */
     public static <T> Map<String, T> withoutHeads(Map<String, T> stateDict) {
         Map<String, T> backbone = new LinkedHashMap<>(stateDict);
@@ -399,6 +436,10 @@ public final class SiT {
         if (wiring.lastBlock() < 1 || wiring.lastBlock() > config.depth()) {
             throw new IllegalArgumentException("lastBlock " + wiring.lastBlock() + " lies outside 1 to depth " + config.depth());
         }
+        if (config.hasHead() && wiring.lastBlock() == config.depth()) {
+            throw new IllegalArgumentException("the SameDiff graph does not wire RAE's DH head (headDepth " + config.headDepth()
+                    + "); SiTEngine computes it, or build up to block " + (config.depth() - 1) + " at most");
+        }
         if (wiring.heads()) {
             for (ProjectorHead h : projectors) needsBlock(wiring, "projector", h.block());
             alignHead.ifPresent(h -> needsBlock(wiring, "align head", h.block()));
@@ -485,7 +526,7 @@ public final class SiT {
             return sd.getVariable(full);
         }
         INDArray a = params.get(name);
-        return wiring.frozen() || name.equals(POS_EMBED) ? sd.constant(full, a) : sd.var(full, a);
+        return wiring.frozen() || FIXED.contains(name) ? sd.constant(full, a) : sd.var(full, a);
     }
 
     /** DiT's timestep embedder: [cos(t·f), sin(t·f)] over 128 frequencies, then Linear → SiLU → Linear. */
@@ -589,18 +630,7 @@ public final class SiT {
         s.add(Param.of("t_embedder.mlp.2.bias", Init.ZERO, d));
         s.add(Param.of("y_embedder.embedding_table.weight", Init.NORMAL_002, config.labelRows(), d));
         for (int i = 0; i < config.depth(); i++) {
-            String b = "blocks." + i + ".";
-            linear(s, b + "attn.qkv", 3L * d, d, Init.XAVIER);
-            if (config.qkNorm()) {
-                for (String norm : List.of("q_norm", "k_norm")) {
-                    s.add(Param.of(b + "attn." + norm + ".weight", Init.ONE, config.headDim()));
-                    s.add(Param.of(b + "attn." + norm + ".bias", Init.ZERO, config.headDim()));
-                }
-            }
-            linear(s, b + "attn.proj", d, d, Init.XAVIER);
-            linear(s, b + "mlp.fc1", config.mlpHidden(), d, Init.XAVIER);
-            linear(s, b + "mlp.fc2", d, config.mlpHidden(), Init.XAVIER);
-            linear(s, b + "adaLN_modulation.1", 6L * d, d, Init.ZERO);
+            blockSpecs(s, "blocks." + i + ".", d, config.mlpHidden(), config.headDim());
         }
         for (int j = 0; j < projectors.size(); j++) {
             ProjectorHead h = projectors.get(j);
@@ -622,9 +652,42 @@ public final class SiT {
             // zero, as the final layer: v̂_g is an output of the network as v̂ is
             linear(s, GLOBAL_OUT, config.globalDim(), d, Init.ZERO);
         }
-        linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
-        linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);
+        if (config.hasHead()) {
+            headSpecs(s);
+        } else {
+            linear(s, "final_layer.linear", config.patchValues(), d, Init.ZERO);
+            linear(s, "final_layer.adaLN_modulation.1", 2L * d, d, Init.ZERO);
+        }
         return List.copyOf(s);
+    }
+
+    /** RAE's DH head, initialised as RAE's {@code initialize_weights}: xavier linears, zero adaLN and final layer. */
+    private void headSpecs(List<Param> s) {
+        int d = config.hidden(), w = config.headWidth(), c = config.inChannels(), ps = config.patchSize();
+        linear(s, S_PROJECTOR, w, d, Init.XAVIER);
+        s.add(new Param(HEAD_EMBED + ".weight", new long[]{w, c, ps, ps}, Init.XAVIER, (long) c * ps * ps, w));
+        s.add(Param.of(HEAD_EMBED + ".bias", Init.ZERO, w));
+        s.add(Param.of(HEAD_POS_EMBED, Init.SINCOS, 1, config.tokens(), w));
+        for (int i = 0; i < config.headDepth(); i++) {
+            blockSpecs(s, HEAD_BLOCKS + i + ".", w, config.headMlpHidden(), w / config.headHeads());
+        }
+        linear(s, HEAD_FINAL + "linear", config.patchValues(), w, Init.ZERO);
+        linear(s, HEAD_FINAL + "adaLN_modulation.1", 2L * w, w, Init.ZERO);
+    }
+
+    /** One SiT block's tensors at width w: attention (with QK-norm over each head's hd values), MLP, adaLN-Zero. */
+    private void blockSpecs(List<Param> s, String b, int w, int mlpHidden, int hd) {
+        linear(s, b + "attn.qkv", 3L * w, w, Init.XAVIER);
+        if (config.qkNorm()) {
+            for (String norm : List.of("q_norm", "k_norm")) {
+                s.add(Param.of(b + "attn." + norm + ".weight", Init.ONE, hd));
+                s.add(Param.of(b + "attn." + norm + ".bias", Init.ZERO, hd));
+            }
+        }
+        linear(s, b + "attn.proj", w, w, Init.XAVIER);
+        linear(s, b + "mlp.fc1", mlpHidden, w, Init.XAVIER);
+        linear(s, b + "mlp.fc2", w, mlpHidden, Init.XAVIER);
+        linear(s, b + "adaLN_modulation.1", 6L * w, w, Init.ZERO);
     }
 
     /** A Linear's weight [out, in] with the given init and its bias, which the reference always zeroes. */
@@ -646,7 +709,7 @@ public final class SiT {
             case NORMAL_002 -> {
                 for (int i = 0; i < v.length; i++) v[i] = 0.02 * random.nextGaussian();
             }
-            case SINCOS -> v = positionEmbedding(config.hidden(), config.grid());
+            case SINCOS -> v = positionEmbedding((int) p.shape()[2], config.grid()); // [1, T, width]
         }
         return Nd4j.create(v, p.shape(), DataType.DOUBLE).castTo(dataType);
     }

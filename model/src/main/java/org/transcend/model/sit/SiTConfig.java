@@ -18,9 +18,21 @@ package org.transcend.model.sit;
  *                     {@code x_embedder.proj2}); 0 for the plain patch embedding ({@code x_embedder.proj})
  * @param globalDim    REG's global token: the width Dg of the global feature that one extra token in front of the patch
  *                     tokens carries in ({@code cls_projectors2}) and predicts back ({@code linear_cls}); 0 for none
+ * @param headWidth    RAE's DiT-DH head: the width D_h of its wide, shallow blocks after the backbone (see {@link SiT});
+ *                     0 without the head
+ * @param headDepth    the DH head's blocks; 0 for no head (the backbone's own final layer makes the output)
+ * @param headHeads    the DH head's attention heads; D_h must be divisible by it; 0 without the head
  */
 public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
-                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck, int globalDim) {
+                        double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck, int globalDim,
+                        int headWidth, int headDepth, int headHeads) {
+
+    /** A SiT without RAE's DH head. */
+    public SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
+                     double mlpRatio, int numClasses, boolean qkNorm, double classDropout, int bottleneck, int globalDim) {
+        this(inputSize, patchSize, inChannels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, classDropout, bottleneck, globalDim,
+                0, 0, 0);
+    }
 
     /** A SiT without REG's global token. */
     public SiTConfig(int inputSize, int patchSize, int inChannels, int hidden, int depth, int heads,
@@ -90,10 +102,34 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
         if (globalDim < 0) {
             throw new IllegalArgumentException("globalDim is " + globalDim + "; accepted: 0 (no global token) or a width of at least 1");
         }
+        validateHead();
         if (!(classDropout >= 0 && classDropout < 1)) {
             throw new IllegalArgumentException("classDropout " + classDropout + " must lie in [0, 1)");
         }
         return this;
+    }
+
+    private void validateHead() {
+        if (headDepth < 0) {
+            throw new IllegalArgumentException("headDepth is " + headDepth + "; accepted: 0 (no DH head) or a depth of at least 1");
+        }
+        if (headDepth == 0) {
+            if (headWidth != 0 || headHeads != 0) {
+                throw new IllegalArgumentException("headWidth " + headWidth + " and headHeads " + headHeads
+                        + " are given without a DH head (headDepth 0); accepted: both 0, or a headDepth of at least 1");
+            }
+            return;
+        }
+        // the head's patch tokens get their own 2-D sin-cos position embedding, which splits D_h in four
+        if (headWidth < 4 || headWidth % 4 != 0) {
+            throw new IllegalArgumentException("headWidth is " + headWidth + "; accepted with a DH head: a positive multiple of 4");
+        }
+        if (headHeads < 1 || headWidth % headHeads != 0) {
+            throw new IllegalArgumentException("headHeads is " + headHeads + "; accepted: a divisor of headWidth " + headWidth);
+        }
+        if (headMlpHidden() < 1) {
+            throw new IllegalArgumentException("mlpRatio " + mlpRatio + " must give an MLP width of at least 1 for headWidth " + headWidth);
+        }
     }
 
     private static void positive(String name, int value) {
@@ -133,6 +169,16 @@ public record SiTConfig(int inputSize, int patchSize, int inChannels, int hidden
 
     public int headDim() {
         return hidden / heads;
+    }
+
+    /** Whether RAE's DH head follows the backbone and makes the output in place of the backbone's final layer. */
+    public boolean hasHead() {
+        return headDepth > 0;
+    }
+
+    /** MLP hidden width of the DH head's blocks, floor(D_h · mlpRatio). */
+    public int headMlpHidden() {
+        return (int) (headWidth * mlpRatio);
     }
 
     public int mlpHidden() {

@@ -28,7 +28,8 @@ import java.util.Optional;
  *
  * <p>Every Linear is one {@code Nd4j.gemm} on rows [N·T, in] into a preallocated output; attention is a batched
  * matmul per (sample, head); per-sample adaLN shifts, scales and gates are broadcasts along axes (0, 2) of
- * [N, T, D] views; row means and bias gradients are products with vectors of ones. The engine computes with the
+ * [N, T, D] views, and the per-token ones of RAE's DH head are element-wise on rows [N·T, D_h]; row means and bias
+ * gradients are products with vectors of ones. The engine computes with the
  * {@link SiT}'s live tensors, so an optimiser step on them is seen by the next pass. It keeps state between
  * {@link #forward} and {@link #backward} and is not safe for concurrent use.
  */
@@ -36,6 +37,9 @@ public final class SiTEngine {
 
     private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
     private static final double GELU_CUBIC = 0.044715;
+
+    /** The width, attention heads and MLP width of a run of blocks: the backbone's, or RAE's DH head's. */
+    private record Width(int width, int heads, int mlpHidden) {}
 
     /**
      * What one forward pass produced, as views into the engine's buffers: valid until its next forward pass.
@@ -69,6 +73,8 @@ public final class SiTEngine {
     private final int tokens;
     /** Tokens the blocks attend over: T, or T + 1 with REG's global token in front. */
     private final int seq;
+    private final Width backbone;
+    private final Width head;
     private final INDArray frequencies;
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
     private final Map<Long, INDArray> onesRows = new HashMap<>();
@@ -88,6 +94,8 @@ public final class SiTEngine {
         this.d = config.hidden();
         this.tokens = config.tokens();
         this.seq = config.sequence();
+        this.backbone = new Width(d, config.heads(), config.mlpHidden());
+        this.head = new Width(config.headWidth(), config.headHeads(), config.headMlpHidden());
         this.frequencies = SiT.timestepFrequencies(type);
         for (String name : sit.trainableNames()) {
             gradients.put(name, Nd4j.zeros(type, sit.parameter(name).shape()));
@@ -166,14 +174,15 @@ public final class SiTEngine {
         List<INDArray> blocks = new ArrayList<>();
         for (int i = 0; i < lastBlock; i++) {
             INDArray next = buf("h" + (i + 1), (long) n * seq, d);
-            block(i, h, siluC, next, forBackward ? "b" + i + "." : "b.");
+            block("blocks." + i + ".", backbone, h, siluC, next, forBackward ? "b" + i + "." : "b.");
             blocks.add(next.reshape(n, seq, d));
             h = next;
         }
         Optional<INDArray> out = Optional.empty();
         Optional<INDArray> global = Optional.empty();
         if (lastBlock == config.depth()) {
-            out = Optional.of(finalLayer(headInput(lastBlock), siluC));
+            out = Optional.of(config.hasHead() ? ddtHead(headInput(lastBlock), forBackward)
+                    : finalLayer("final_layer.", "final.", headInput(lastBlock), siluC));
             if (g != null) global = Optional.of(globalOut(h));
         }
         List<INDArray> projections = new ArrayList<>();
@@ -264,10 +273,14 @@ public final class SiTEngine {
         INDArray dh = buf("dh", (long) n * seq, d).assign(0);
 
         INDArray dPatches = headGradient(dh);
-        if (dOut.isPresent()) {
-            finalLayerBackward(dOut.get(), siluC, dSiluC, dPatches);
+        if (dOut.isPresent() && config.hasHead()) {
+            ddtHeadBackward(dOut.get(), dPatches);
+        } else if (dOut.isPresent()) {
+            finalLayerBackward("final_layer.", "final.", dOut.get(), siluC, dSiluC, dPatches);
         } else {
             zeroGradients("final_layer.");
+            for (String prefix : List.of(SiT.S_PROJECTOR + ".", SiT.HEAD_EMBED + ".", SiT.HEAD_BLOCKS, SiT.HEAD_FINAL)) zeroGradients(prefix);
+            buf("d_t_emb", n, d).assign(0);
         }
         if (config.hasGlobalToken()) {
             if (dGlobal.isPresent()) {
@@ -306,7 +319,7 @@ public final class SiTEngine {
                 }
             }
             addHeadGradient(dPatches, dh);
-            blockBackward(i, siluC, dSiluC, dh);
+            blockBackward("blocks." + i + ".", backbone, "b" + i + ".", siluC, dSiluC, dh);
         }
         patchEmbedBackward(config.hasGlobalToken() ? globalEmbedBackward(dh) : dh, buf("patches", m, patchInputs()));
         conditioningBackward(dSiluC);
@@ -437,8 +450,9 @@ public final class SiTEngine {
         linear(freq, sit.parameter("t_embedder.mlp.0.weight"), sit.parameter("t_embedder.mlp.0.bias"), pre);
         INDArray hidden = buf("t_hidden", n, d);
         silu(pre, buf("t_sigmoid", n, d), hidden);
-        INDArray c = buf("c", n, d);
-        linear(hidden, sit.parameter("t_embedder.mlp.2.weight"), sit.parameter("t_embedder.mlp.2.bias"), c);
+        INDArray tEmbedding = buf("t_emb", n, d); // kept apart from c: RAE's DH head reads t alone
+        linear(hidden, sit.parameter("t_embedder.mlp.2.weight"), sit.parameter("t_embedder.mlp.2.bias"), tEmbedding);
+        INDArray c = buf("c", n, d).assign(tEmbedding);
         Nd4j.gemm(labels, sit.parameter("y_embedder.embedding_table.weight"), c, false, false, 1.0, 1.0);
         return c;
     }
@@ -447,6 +461,9 @@ public final class SiTEngine {
         INDArray dc = buf("d_c", n, d).assign(dSiluC);
         siluBackward(dc, buf("silu_c", n, d), buf("sigmoid_c", n, d), buf("d_scratch_nd", n, d));
         Nd4j.gemm(labels, dc, gradients.get("y_embedder.embedding_table.weight"), true, false, 1.0, 0.0);
+        if (config.hasHead()) {
+            dc.addi(buf("d_t_emb", n, d)); // the timestep embedding's gradient: through c, and through the DH head's condition
+        }
         INDArray dHidden = buf("d_t_hidden", n, d);
         linearBackward(dc, buf("t_hidden", n, d), sit.parameter("t_embedder.mlp.2.weight"),
                 gradients.get("t_embedder.mlp.2.weight"), gradients.get("t_embedder.mlp.2.bias"), dHidden);
@@ -457,106 +474,115 @@ public final class SiTEngine {
 
     // ---------------------------------------------------------------- blocks
 
-    /** The adaLN chunks [N, D] of a modulation Linear: chunk j uses rows j·D to (j+1)·D of the weight. */
-    private void modulation(String prefix, INDArray siluC, INDArray[] chunks) {
+    /**
+     * The adaLN chunks of a modulation Linear on the SiLU-ed condition {@code cond}: chunk j uses rows j·W to (j+1)·W of the
+     * weight. The condition is per sample [N, W] (the backbone's c) or per token [N·T, W] (the DH head's s), and so are
+     * the chunks.
+     */
+    private void modulation(String prefix, INDArray cond, INDArray[] chunks) {
         INDArray w = sit.parameter(prefix + "adaLN_modulation.1.weight");
         INDArray b = sit.parameter(prefix + "adaLN_modulation.1.bias");
+        long width = chunks[0].size(1);
         for (int j = 0; j < chunks.length; j++) {
-            linear(siluC, rows(w, j), b.get(NDArrayIndex.interval((long) j * d, (long) (j + 1) * d)), chunks[j]);
+            linear(cond, rows(w, j, width), b.get(NDArrayIndex.interval(j * width, (j + 1) * width)), chunks[j]);
         }
     }
 
-    private void modulationBackward(String prefix, INDArray siluC, INDArray[] dChunks, INDArray dSiluC) {
+    private void modulationBackward(String prefix, INDArray cond, INDArray[] dChunks, INDArray dCond) {
         INDArray w = sit.parameter(prefix + "adaLN_modulation.1.weight");
         INDArray dw = gradients.get(prefix + "adaLN_modulation.1.weight");
         INDArray db = gradients.get(prefix + "adaLN_modulation.1.bias");
+        long width = dChunks[0].size(1);
         for (int j = 0; j < dChunks.length; j++) {
-            Nd4j.gemm(dChunks[j], siluC, rows(dw, j), true, false, 1.0, 0.0);
-            Nd4j.gemm(ones(n), dChunks[j], db.reshape(dChunks.length, d).get(NDArrayIndex.interval(j, j + 1), NDArrayIndex.all()),
+            Nd4j.gemm(dChunks[j], cond, rows(dw, j, width), true, false, 1.0, 0.0);
+            Nd4j.gemm(ones(cond.size(0)), dChunks[j], db.reshape(dChunks.length, width).get(NDArrayIndex.interval(j, j + 1), NDArrayIndex.all()),
                     false, false, 1.0, 0.0);
-            Nd4j.gemm(dChunks[j], rows(w, j), dSiluC, false, false, 1.0, 1.0);
+            Nd4j.gemm(dChunks[j], rows(w, j, width), dCond, false, false, 1.0, 1.0);
         }
     }
 
-    private INDArray rows(INDArray w, int chunk) {
-        return w.get(NDArrayIndex.interval((long) chunk * d, (long) (chunk + 1) * d), NDArrayIndex.all());
+    private static INDArray rows(INDArray w, int chunk, long width) {
+        return w.get(NDArrayIndex.interval(chunk * width, (chunk + 1) * width), NDArrayIndex.all());
     }
 
-    private INDArray[] chunks(String key, int count) {
+    /** {@code count} modulation chunks [rows, width] under a key: rows N (per sample) or N·T (per token). */
+    private INDArray[] chunks(String key, int count, long rows, long width) {
         INDArray[] c = new INDArray[count];
-        for (int j = 0; j < count; j++) c[j] = buf(key + j, n, d);
+        for (int j = 0; j < count; j++) c[j] = buf(key + j, rows, width);
         return c;
     }
 
-    private void block(int i, INDArray h, INDArray siluC, INDArray next, String key) {
-        String prefix = "blocks." + i + ".";
-        long m = (long) n * seq;
-        int f = config.mlpHidden();
-        INDArray[] mod = chunks(key + "mod", 6); // shift, scale, gate for attention, then for the MLP
+    /**
+     * One SiT block of the given width on rows h [N·L, W] into next, modulated by the SiLU-ed condition {@code cond}: the
+     * backbone's blocks (W = D, L = sequence, cond per sample) or the DH head's (W = D_h, L = T, cond per token).
+     */
+    private void block(String prefix, Width w, INDArray h, INDArray cond, INDArray next, String key) {
+        long m = h.size(0), r = cond.size(0);
+        int width = w.width(), f = w.mlpHidden();
+        INDArray[] mod = chunks(key + "mod", 6, r, width); // shift, scale, gate for attention, then for the MLP
 
-        modulation(prefix, siluC, mod);
-        INDArray xhat1 = buf(key + "xhat1", m, d);
+        modulation(prefix, cond, mod);
+        INDArray xhat1 = buf(key + "xhat1", m, width);
         layerNorm(h, xhat1, buf(key + "rstd1", m, 1), SiT.BLOCK_NORM_EPS);
-        INDArray a1 = buf(key + "a1", m, d);
-        modulate(xhat1, mod[0], onePlus(mod[1], buf(key + "scale1", n, d)), a1);
-        INDArray proj = buf(key + "proj", m, d);
-        attention(prefix, key, a1, proj);
-        INDArray mid = buf(key + "mid", m, d);
+        INDArray a1 = buf(key + "a1", m, width);
+        modulate(xhat1, mod[0], onePlus(mod[1], buf(key + "scale1", r, width)), a1);
+        INDArray proj = buf(key + "proj", m, width);
+        attention(prefix, key, a1, proj, w.heads());
+        INDArray mid = buf(key + "mid", m, width);
         gate(h, mod[2], proj, mid);
 
-        INDArray xhat2 = buf(key + "xhat2", m, d);
+        INDArray xhat2 = buf(key + "xhat2", m, width);
         layerNorm(mid, xhat2, buf(key + "rstd2", m, 1), SiT.BLOCK_NORM_EPS);
-        INDArray a2 = buf(key + "a2", m, d);
-        modulate(xhat2, mod[3], onePlus(mod[4], buf(key + "scale2", n, d)), a2);
+        INDArray a2 = buf(key + "a2", m, width);
+        modulate(xhat2, mod[3], onePlus(mod[4], buf(key + "scale2", r, width)), a2);
         INDArray f1 = buf(key + "fc1", m, f);
         linear(a2, sit.parameter(prefix + "mlp.fc1.weight"), sit.parameter(prefix + "mlp.fc1.bias"), f1);
         INDArray sig = buf(key + "gelu_sigmoid", m, f);
         INDArray g = buf(key + "gelu", m, f);
         geluTanh(f1, sig, g);
-        INDArray f2 = buf(key + "fc2", m, d);
+        INDArray f2 = buf(key + "fc2", m, width);
         linear(g, sit.parameter(prefix + "mlp.fc2.weight"), sit.parameter(prefix + "mlp.fc2.bias"), f2);
         gate(mid, mod[5], f2, next);
     }
 
-    /** dh holds the gradient of the block's output on entry and of its input on exit. */
-    private void blockBackward(int i, INDArray siluC, INDArray dSiluC, INDArray dh) {
-        String prefix = "blocks." + i + ".";
-        String key = "b" + i + ".";
-        long m = (long) n * seq;
-        int f = config.mlpHidden();
-        INDArray[] mod = chunks(key + "mod", 6);
-        INDArray[] dMod = chunks("d_mod", 6);
+    /** dh holds the gradient of the block's output on entry and of its input on exit; dCond gathers the condition's. */
+    private void blockBackward(String prefix, Width w, String key, INDArray cond, INDArray dCond, INDArray dh) {
+        long m = dh.size(0), r = cond.size(0);
+        int width = w.width(), f = w.mlpHidden();
+        INDArray[] mod = chunks(key + "mod", 6, r, width);
+        INDArray[] dMod = chunks("d_mod", 6, r, width);
 
         // MLP branch: next = mid + gate·fc2(gelu(fc1(a2)))
-        INDArray dBranch = buf("d_branch", m, d);
-        gateBackward(dh, mod[5], buf(key + "fc2", m, d), dMod[5], dBranch);
+        INDArray dBranch = buf("d_branch", m, width);
+        gateBackward(dh, mod[5], buf(key + "fc2", m, width), dMod[5], dBranch);
         INDArray dg = buf("d_gelu", m, f);
         linearBackward(dBranch, buf(key + "gelu", m, f), sit.parameter(prefix + "mlp.fc2.weight"),
                 gradients.get(prefix + "mlp.fc2.weight"), gradients.get(prefix + "mlp.fc2.bias"), dg);
         geluTanhBackward(dg, buf(key + "fc1", m, f), buf(key + "gelu", m, f), buf(key + "gelu_sigmoid", m, f),
                 buf("d_scratch_mf", m, f), buf("d_scratch_mf_b", m, f));
-        INDArray da = buf("d_a", m, d);
-        linearBackward(dg, buf(key + "a2", m, d), sit.parameter(prefix + "mlp.fc1.weight"),
+        INDArray da = buf("d_a", m, width);
+        linearBackward(dg, buf(key + "a2", m, width), sit.parameter(prefix + "mlp.fc1.weight"),
                 gradients.get(prefix + "mlp.fc1.weight"), gradients.get(prefix + "mlp.fc1.bias"), da);
-        INDArray xhat2 = buf(key + "xhat2", m, d);
-        modulateBackward(da, xhat2, buf(key + "scale2", n, d), dMod[3], dMod[4]);
+        INDArray xhat2 = buf(key + "xhat2", m, width);
+        modulateBackward(da, xhat2, buf(key + "scale2", r, width), dMod[3], dMod[4]);
         layerNormBackward(da, xhat2, buf(key + "rstd2", m, 1), dh);
 
         // attention branch: mid = h + gate·proj(attention(a1))
-        gateBackward(dh, mod[2], buf(key + "proj", m, d), dMod[2], dBranch);
-        attentionBackward(prefix, key, dBranch, da);
-        INDArray xhat1 = buf(key + "xhat1", m, d);
-        modulateBackward(da, xhat1, buf(key + "scale1", n, d), dMod[0], dMod[1]);
+        gateBackward(dh, mod[2], buf(key + "proj", m, width), dMod[2], dBranch);
+        attentionBackward(prefix, key, dBranch, da, w.heads());
+        INDArray xhat1 = buf(key + "xhat1", m, width);
+        modulateBackward(da, xhat1, buf(key + "scale1", r, width), dMod[0], dMod[1]);
         layerNormBackward(da, xhat1, buf(key + "rstd1", m, 1), dh);
 
-        modulationBackward(prefix, siluC, dMod, dSiluC);
+        modulationBackward(prefix, cond, dMod, dCond);
     }
 
     // ---------------------------------------------------------------- attention
 
-    private void attention(String prefix, String key, INDArray a, INDArray out) {
-        long m = (long) n * seq;
-        int heads = config.heads(), hd = config.headDim();
+    /** timm's attention on rows a [N·L, W] with {@code heads} heads of W / heads values, into out [N·L, W]. */
+    private void attention(String prefix, String key, INDArray a, INDArray out, int heads) {
+        long m = a.size(0), seq = m / n;
+        int d = (int) a.size(1), hd = d / heads;
         long batches = (long) n * heads;
         INDArray qkv = buf("qkv", m, 3L * d);
         linear(a, sit.parameter(prefix + "attn.qkv.weight"), sit.parameter(prefix + "attn.qkv.bias"), qkv);
@@ -582,10 +608,10 @@ public final class SiTEngine {
         linear(merged, sit.parameter(prefix + "attn.proj.weight"), sit.parameter(prefix + "attn.proj.bias"), out);
     }
 
-    /** dOut [M, D] is the gradient of the attention output; dA receives the gradient of its input. */
-    private void attentionBackward(String prefix, String key, INDArray dOut, INDArray dA) {
-        long m = (long) n * seq;
-        int heads = config.heads(), hd = config.headDim();
+    /** dOut [N·L, W] is the gradient of the attention output; dA receives the gradient of its input. */
+    private void attentionBackward(String prefix, String key, INDArray dOut, INDArray dA, int heads) {
+        long m = dOut.size(0), seq = m / n;
+        int d = (int) dOut.size(1), hd = d / heads;
         long batches = (long) n * heads;
         INDArray dMerged = buf("d_merged", m, d);
         linearBackward(dOut, buf(key + "attn_merged", m, d), sit.parameter(prefix + "attn.proj.weight"),
@@ -641,30 +667,92 @@ public final class SiTEngine {
 
     // ---------------------------------------------------------------- final layer and heads
 
-    private INDArray finalLayer(INDArray h, INDArray siluC) {
-        long m = (long) n * tokens;
-        INDArray[] mod = chunks("final.mod", 2); // shift, scale
-        modulation("final_layer.", siluC, mod);
-        INDArray xhat = buf("final.xhat", m, d);
-        layerNorm(h, xhat, buf("final.rstd", m, 1), SiT.BLOCK_NORM_EPS);
-        INDArray a = buf("final.a", m, d);
-        modulate(xhat, mod[0], onePlus(mod[1], buf("final.scale", n, d)), a);
-        INDArray patchesOut = buf("final.patches", m, config.patchValues());
-        linear(a, sit.parameter("final_layer.linear.weight"), sit.parameter("final_layer.linear.bias"), patchesOut);
+    /**
+     * The final layer (LayerNorm, modulate, Linear W → p²·C, unpatchify) on the patch rows h [N·T, W]: the backbone's
+     * ({@code final_layer.}, modulated per sample by SiLU(c)) or the DH head's ({@code head_final_layer.}, per token by
+     * SiLU(s)).
+     */
+    private INDArray finalLayer(String prefix, String key, INDArray h, INDArray cond) {
+        long m = h.size(0), r = cond.size(0), w = h.size(1);
+        INDArray[] mod = chunks(key + "mod", 2, r, w); // shift, scale
+        modulation(prefix, cond, mod);
+        INDArray xhat = buf(key + "xhat", m, w);
+        layerNorm(h, xhat, buf(key + "rstd", m, 1), SiT.BLOCK_NORM_EPS);
+        INDArray a = buf(key + "a", m, w);
+        modulate(xhat, mod[0], onePlus(mod[1], buf(key + "scale", r, w)), a);
+        INDArray patchesOut = buf(key + "patches", m, config.patchValues());
+        linear(a, sit.parameter(prefix + "linear.weight"), sit.parameter(prefix + "linear.bias"), patchesOut);
         return unpatchify(patchesOut, buf("out", n, config.inChannels(), config.inputSize(), config.inputSize()));
     }
 
-    private void finalLayerBackward(INDArray dOut, INDArray siluC, INDArray dSiluC, INDArray dh) {
-        long m = (long) n * tokens;
+    /** Adds the gradient of the final layer's input rows to dh and of its condition to dCond. */
+    private void finalLayerBackward(String prefix, String key, INDArray dOut, INDArray cond, INDArray dCond, INDArray dh) {
+        long m = dh.size(0), r = cond.size(0), w = dh.size(1);
         INDArray dPatches = patchifyGradient(dOut, buf("d_final_patches", m, config.patchValues()));
-        INDArray da = buf("d_a", m, d);
-        linearBackward(dPatches, buf("final.a", m, d), sit.parameter("final_layer.linear.weight"),
-                gradients.get("final_layer.linear.weight"), gradients.get("final_layer.linear.bias"), da);
-        INDArray[] dMod = chunks("d_mod", 2);
-        INDArray xhat = buf("final.xhat", m, d);
-        modulateBackward(da, xhat, buf("final.scale", n, d), dMod[0], dMod[1]);
-        layerNormBackward(da, xhat, buf("final.rstd", m, 1), dh);
-        modulationBackward("final_layer.", siluC, dMod, dSiluC);
+        INDArray da = buf("d_a", m, w);
+        linearBackward(dPatches, buf(key + "a", m, w), sit.parameter(prefix + "linear.weight"),
+                gradients.get(prefix + "linear.weight"), gradients.get(prefix + "linear.bias"), da);
+        INDArray[] dMod = chunks("d_mod", 2, r, w);
+        INDArray xhat = buf(key + "xhat", m, w);
+        modulateBackward(da, xhat, buf(key + "scale", r, w), dMod[0], dMod[1]);
+        layerNormBackward(da, xhat, buf(key + "rstd", m, 1), dh);
+        modulationBackward(prefix, cond, dMod, dCond);
+    }
+
+    /**
+     * RAE's DH head on the backbone's last patch rows z [N·T, D] (the structure and what it follows: {@link SiT}): the
+     * condition s = s_projector(SiLU(z + t)) per token, x_t embedded again at D_h, the head's blocks and final layer
+     * modulated by SiLU(s) per token. Returns the output [N, C, H, W].
+     */
+    private INDArray ddtHead(INDArray z, boolean forBackward) {
+        long m = (long) n * tokens;
+        int w = head.width();
+        INDArray u = buf("head.u", m, d);
+        Broadcast.add(z.reshape(n, tokens, d), buf("t_emb", n, d), u.reshape(n, tokens, d), 0, 2);
+        silu(u, buf("head.u_sigmoid", m, d), u);
+        INDArray s = buf("head.s", m, w);
+        linear(u, sit.parameter(SiT.S_PROJECTOR + ".weight"), sit.parameter(SiT.S_PROJECTOR + ".bias"), s);
+        INDArray siluS = buf("head.silu_s", m, w);
+        silu(s, buf("head.s_sigmoid", m, w), siluS);
+
+        INDArray x = buf("head.x0", m, w);
+        linear(buf("patches", m, patchInputs()), headEmbedWeight(sit::parameter), sit.parameter(SiT.HEAD_EMBED + ".bias"), x);
+        x.reshape(n, (long) tokens * w).addiRowVector(sit.parameter(SiT.HEAD_POS_EMBED).reshape((long) tokens * w));
+        for (int i = 0; i < config.headDepth(); i++) {
+            INDArray next = buf("head.x" + (i + 1), m, w);
+            block(SiT.HEAD_BLOCKS + i + ".", head, x, siluS, next, forBackward ? "hb" + i + "." : "hb.");
+            x = next;
+        }
+        return finalLayer(SiT.HEAD_FINAL, "head_final.", x, siluS);
+    }
+
+    /** The head's gradients from the output's; adds z's gradient to dz and writes t's (summed over tokens) to d_t_emb. */
+    private void ddtHeadBackward(INDArray dOut, INDArray dz) {
+        long m = (long) n * tokens;
+        int w = head.width();
+        INDArray siluS = buf("head.silu_s", m, w);
+        INDArray dSiluS = buf("d_head_silu_s", m, w).assign(0);
+        INDArray dx = buf("d_head_x", m, w).assign(0);
+        finalLayerBackward(SiT.HEAD_FINAL, "head_final.", dOut, siluS, dSiluS, dx);
+        for (int i = config.headDepth() - 1; i >= 0; i--) {
+            blockBackward(SiT.HEAD_BLOCKS + i + ".", head, "hb" + i + ".", siluS, dSiluS, dx);
+        }
+        linearBackward(dx, buf("patches", m, patchInputs()), headEmbedWeight(sit::parameter), headEmbedWeight(gradients::get),
+                gradients.get(SiT.HEAD_EMBED + ".bias"), null);
+
+        siluBackward(dSiluS, siluS, buf("head.s_sigmoid", m, w), buf("d_head_scratch", m, w)); // now the gradient of s
+        INDArray u = buf("head.u", m, d);
+        INDArray du = buf("d_head_u", m, d);
+        linearBackward(dSiluS, u, sit.parameter(SiT.S_PROJECTOR + ".weight"), gradients.get(SiT.S_PROJECTOR + ".weight"),
+                gradients.get(SiT.S_PROJECTOR + ".bias"), du);
+        siluBackward(du, u, buf("head.u_sigmoid", m, d), buf("d_head_scratch", m, d)); // now the gradient of z + t
+        dz.addi(du);
+        du.reshape(n, tokens, d).sum(buf("d_t_emb", n, d), 1);
+    }
+
+    /** The DH head's patch-embedding conv weight [D_h, C, p, p] seen as a Linear weight [D_h, C·p·p]. */
+    private INDArray headEmbedWeight(java.util.function.Function<String, INDArray> tensors) {
+        return tensors.apply(SiT.HEAD_EMBED + ".weight").reshape(head.width(), patchInputs());
     }
 
     /** The reference's unpatchify: rows [N·T, p·p·C] with (i, j, c) order inside a patch → out [N, C, H, W]. */
@@ -813,39 +901,65 @@ public final class SiTEngine {
         return onePlus.assign(scale).addi(1.0);
     }
 
-    /**
-     * a = xhat·(1 + scale) + shift per sample, on rows [N·L, D] with shift and 1 + scale [N, D]; L is read from the rows
-     * (the blocks' whole sequence, or the final layer's patch tokens).
-     */
+    // adaLN's shift, scale and gate come per sample [N, W], broadcast over each sample's L rows of [N·L, W], or per token
+    // [N·L, W], element-wise (the DH head's). One row per sample and token (L = 1) is both, and both paths agree there.
+
+    private static boolean perToken(INDArray modulation, INDArray rows) {
+        return modulation.size(0) == rows.size(0);
+    }
+
+    /** Rows [N·L, W] as [N, L, W], for per-sample broadcasts along axes (0, 2). */
+    private INDArray bySample(INDArray rows) {
+        return rows.reshape(n, rows.size(0) / n, rows.size(1));
+    }
+
+    /** a = xhat·(1 + scale) + shift on rows [N·L, W] (L the blocks' whole sequence, or the final layer's patch tokens). */
     private void modulate(INDArray xhat, INDArray shift, INDArray onePlusScale, INDArray a) {
-        long l = a.size(0) / n;
-        INDArray a3 = a.reshape(n, l, d);
-        Broadcast.mul(xhat.reshape(n, l, d), onePlusScale, a3, 0, 2);
+        if (perToken(shift, a)) {
+            Nd4j.exec(new MulOp(xhat, onePlusScale, a));
+            a.addi(shift);
+            return;
+        }
+        INDArray a3 = bySample(a);
+        Broadcast.mul(bySample(xhat), onePlusScale, a3, 0, 2);
         Broadcast.add(a3, shift, a3, 0, 2);
     }
 
-    /** da holds the gradient of a on entry and of xhat on exit; the shift's and scale's gradients [N, D] are written. */
+    /** da holds the gradient of a on entry and of xhat on exit; the shift's and scale's gradients are written. */
     private void modulateBackward(INDArray da, INDArray xhat, INDArray onePlusScale, INDArray dShift, INDArray dScale) {
-        long l = da.size(0) / n;
-        INDArray da3 = da.reshape(n, l, d);
+        if (perToken(dShift, da)) {
+            dShift.assign(da);
+            Nd4j.exec(new MulOp(da, xhat, dScale));
+            da.muli(onePlusScale);
+            return;
+        }
+        INDArray da3 = bySample(da);
         da3.sum(dShift, 1);
-        INDArray scratch = buf("mod_scratch", da.size(0), d).assign(da).muli(xhat);
-        scratch.reshape(n, l, d).sum(dScale, 1);
+        INDArray scratch = buf("mod_scratch", da.size(0), da.size(1)).assign(da).muli(xhat);
+        bySample(scratch).sum(dScale, 1);
         Broadcast.mul(da3, onePlusScale, da3, 0, 2);
     }
 
-    /** next = h + gate·branch per sample. */
+    /** next = h + gate·branch. */
     private void gate(INDArray h, INDArray gate, INDArray branch, INDArray next) {
-        INDArray next3 = next.reshape(n, seq, d);
-        Broadcast.mul(branch.reshape(n, seq, d), gate, next3, 0, 2);
+        if (perToken(gate, next)) {
+            Nd4j.exec(new MulOp(branch, gate, next));
+        } else {
+            Broadcast.mul(bySample(branch), gate, bySample(next), 0, 2);
+        }
         next.addi(h);
     }
 
-    /** From the gradient dNext of the gated sum: the gate's gradient [N, D] and the branch's gradient (dh passes through). */
+    /** From the gradient dNext of the gated sum: the gate's gradient and the branch's gradient (dh passes through). */
     private void gateBackward(INDArray dNext, INDArray gate, INDArray branch, INDArray dGate, INDArray dBranch) {
-        INDArray scratch = buf("mod_scratch", (long) n * seq, d).assign(dNext).muli(branch);
-        scratch.reshape(n, seq, d).sum(dGate, 1);
-        Broadcast.mul(dNext.reshape(n, seq, d), gate, dBranch.reshape(n, seq, d), 0, 2);
+        if (perToken(gate, dNext)) {
+            Nd4j.exec(new MulOp(dNext, branch, dGate));
+            Nd4j.exec(new MulOp(dNext, gate, dBranch));
+            return;
+        }
+        INDArray scratch = buf("mod_scratch", dNext.size(0), dNext.size(1)).assign(dNext).muli(branch);
+        bySample(scratch).sum(dGate, 1);
+        Broadcast.mul(bySample(dNext), gate, bySample(dBranch), 0, 2);
     }
 
     // The element-wise functions below write through ops with separate outputs (one pass over memory each) rather

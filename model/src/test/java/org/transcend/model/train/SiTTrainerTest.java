@@ -406,6 +406,25 @@ class SiTTrainerTest {
                 p, d, settings(6), reg, g));
     }
 
+    /** TINY with RAE's DH head after it: D_h = 48, 2 blocks, 2 heads. */
+    static final SiTConfig TINY_DH = new SiTConfig(8, 2, 4, 32, 4, 2, 4.0, 10, false, 0.1, 0, 0, 48, 2, 2);
+
+    @Test
+    void aModelWithTheDhHeadFitsOneFixedBatch() {
+        LatentData d = data(16, 12);
+        SiTTrainer trainer = new SiTTrainer(SiT.initialise(TINY_DH, List.of(), Optional.empty(), DataType.FLOAT, 38), plan(16, 16), d,
+                settings(200), new Objective.Vanilla(), null);
+        assertFallsOnAFixedBatch(trainer, d, SiTTrainer.LOSS, 150, 5);
+    }
+
+    @Test
+    void resumingADhRunGivesBitIdenticalWeights() throws Exception {
+        LatentData d = data(24, 13);
+        TrainingPlan p = plan(24, 8);
+        assertResumingIsBitExact(() -> new SiTTrainer(SiT.initialise(TINY_DH, List.of(), Optional.empty(), DataType.FLOAT, 39),
+                p, d, settings(6), new Objective.Vanilla(), null));
+    }
+
     @Test
     void theRegObjectiveNeedsTheGlobalTokenAndItsFeatures() {
         LatentData d = data(8, 12);

@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-reg", "fmnist-compare", "fmnist-jit", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-reg", "fmnist-compare", "fmnist-jit", "fmnist-dh", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
@@ -46,6 +46,12 @@ public final class Catalog {
     public static final Setting SIT_QK_NORM = add(Setting.flag("sit.qk-norm", false, "LayerNorm on queries and keys per head."));
     public static final Setting SIT_BOTTLENECK = add(Setting.integer("sit.bottleneck", 0, 0, 65536,
             "JiT's low-rank patch embedding: patch (C*p*p) -> this width -> sit.hidden (x_embedder.proj1, proj2); 0: one linear map."));
+    public static final Setting SIT_HEAD_WIDTH = add(Setting.integer("sit.head-width", 0, 0, 8192,
+            "RAE's DiT-DH head: width D_h of the wide, shallow blocks after the backbone (a multiple of 4); 0 with no head."));
+    public static final Setting SIT_HEAD_DEPTH = add(Setting.integer("sit.head-depth", 0, 0, 16,
+            "RAE's DiT-DH head: its blocks (RAE: 2); they replace the backbone's final layer. 0: no head."));
+    public static final Setting SIT_HEAD_HEADS = add(Setting.integer("sit.head-heads", 0, 0, 64,
+            "RAE's DiT-DH head: attention heads, a divisor of sit.head-width; 0 with no head."));
     public static final Setting SIT_PREDICTION = add(Setting.choice("sit.prediction", "velocity", List.of("velocity", "x0"),
             "What the network predicts: the velocity, or x0 scored in v-space (JiT)."));
 
@@ -202,6 +208,7 @@ public final class Catalog {
             throw new ConfigException("sit.heads is " + s.getInt(SIT_HEADS.key()) + "; accepted: a divisor of sit.hidden ("
                     + s.getInt(SIT_HIDDEN.key()) + ")");
         }
+        checkHead(s);
         if (s.getLong(TIME_SHIFT_BASE_DIM.key()) > 0 && s.getDouble(TIME_SHIFT_ALPHA.key()) != 1.0) {
             throw new ConfigException("time-shift.alpha is " + s.getDouble(TIME_SHIFT_ALPHA.key()) + " and time-shift.base-dim is "
                     + s.getLong(TIME_SHIFT_BASE_DIM.key()) + "; accepted: one of them (alpha given directly, or computed from the base dimension)");
@@ -227,6 +234,21 @@ public final class Catalog {
         int depth = s.getInt(SIT_DEPTH.key());
         if (s.getInt(block.key()) > depth) {
             throw new ConfigException(block.key() + " is " + s.getInt(block.key()) + "; accepted: 1 to sit.depth (" + depth + ")");
+        }
+    }
+
+    /** The DH head's three settings: all 0 (no head), or a depth with a width that is a multiple of 4 and heads dividing it. */
+    private static void checkHead(Settings s) {
+        int width = s.getInt(SIT_HEAD_WIDTH.key()), depth = s.getInt(SIT_HEAD_DEPTH.key()), heads = s.getInt(SIT_HEAD_HEADS.key());
+        if (depth == 0 && (width != 0 || heads != 0)) {
+            throw new ConfigException("sit.head-width is " + width + " and sit.head-heads is " + heads + " but sit.head-depth is 0; "
+                    + "accepted: sit.head-depth of at least 1 for RAE's DH head, or all three 0");
+        }
+        if (depth > 0 && (width == 0 || width % 4 != 0)) {
+            throw new ConfigException("sit.head-width is " + width + "; accepted with sit.head-depth " + depth + ": a positive multiple of 4");
+        }
+        if (depth > 0 && (heads == 0 || width % heads != 0)) {
+            throw new ConfigException("sit.head-heads is " + heads + "; accepted: a divisor of sit.head-width (" + width + ")");
         }
     }
 

@@ -92,7 +92,7 @@ public final class SampleStep implements PipelineStage {
         Settings s = ctx.settings();
         Latents.Shape shape = LatentFacts.shape(ctx);
         LatentStats stats = LatentFacts.stats(ctx);
-        return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
+        return new SampleSpec(checkpoint, s.getInt(SIT_HEADS.key()), s.getInt(SIT_HEAD_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()), s.get(SIT_PREDICTION.key()),
                 VaeChoice.weights(ctx), shape.size() * 8, stats.getScale(), stats.getShift(),
                 s.get(SAMPLE_METHOD.key()), s.getInt(SAMPLE_STEPS.key()), s.getDouble(SAMPLE_CFG_SCALE.key()),
                 s.getDouble(SAMPLE_CFG_LOW.key()), s.getDouble(SAMPLE_CFG_HIGH.key()), s.getLong(SAMPLE_COUNT.key()),

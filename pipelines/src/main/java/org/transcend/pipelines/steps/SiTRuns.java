@@ -26,7 +26,7 @@ final class SiTRuns {
             keys.add(s.key());
         }
         keys.addAll(timeShiftKeys(settings));
-        keys.addAll(settings.changedFromDefault(List.of(SIT_BOTTLENECK.key())));
+        keys.addAll(settings.changedFromDefault(List.of(SIT_BOTTLENECK.key(), SIT_HEAD_WIDTH.key(), SIT_HEAD_DEPTH.key(), SIT_HEAD_HEADS.key())));
         return keys;
     }
 
@@ -57,7 +57,8 @@ final class SiTRuns {
                 s.getDouble(TRAIN_WEIGHT_DECAY.key()), s.getDouble(TRAIN_GRAD_CLIP.key()), s.getDouble(TRAIN_EMA_DECAY.key()),
                 steps, s.getInt(TRAIN_BATCH.key()), s.getLong(TRAIN_CHECKPOINT_EVERY.key()), s.getLong(TRAIN_LOG_EVERY.key()),
                 s.getLong(RUN_SEED.key()), s.get(TRAIN_TIME.key()), s.getDouble(TRAIN_LABEL_DROP.key()), timeShift(s, shape),
-                teacherBlock, teacherGap, s.getInt(SIT_BOTTLENECK.key()));
+                teacherBlock, teacherGap, s.getInt(SIT_BOTTLENECK.key()), s.getInt(SIT_HEAD_WIDTH.key()), s.getInt(SIT_HEAD_DEPTH.key()),
+                s.getInt(SIT_HEAD_HEADS.key()));
     }
 
     /** Stage (a): SiT + VAE-align head on k_a. */

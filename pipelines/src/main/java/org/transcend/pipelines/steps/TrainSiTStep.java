@@ -181,7 +181,8 @@ public final class TrainSiTStep implements PipelineStage {
 
     /** The warmup's raw weights read to {@code block} with guidance {@code guidance}. */
     static TeacherSpec teacher(Settings s, String warmupDir, int block, double guidance) {
-        return new TeacherSpec(warmupDir + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()), s.getBoolean(SIT_QK_NORM.key()),
+        return new TeacherSpec(warmupDir + TrainSiT.MODEL_FILE, s.getInt(SIT_HEADS.key()), s.getInt(SIT_HEAD_HEADS.key()),
+                s.getBoolean(SIT_QK_NORM.key()),
                 s.getInt(WARMUP_BLOCK.key()), block, guidance);
     }
 }

@@ -16,10 +16,11 @@ import java.util.OptionalInt;
  * What to sample and how: the model checkpoint (its EMA weights), the VAE that decodes, the latent scale and shift,
  * the sampler (method, steps, CFG scale and interval), how many samples in how many shards, the seed, and the
  * size to centre-crop decoded images to (the dataset's own size when the VAE saw padded images), and α of RAE's time
- * shift on the sampler's grid (1 = none). An empty {@code vaeWeights} is JiT's pixel space: no decoder, the samples are
+ * shift on the sampler's grid (1 = none). {@code headHeads} are the attention heads of RAE's DH head, when the checkpoint
+ * has one. An empty {@code vaeWeights} is JiT's pixel space: no decoder, the samples are
  * the images.
  */
-public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String prediction,
+public record SampleSpec(String checkpoint, int heads, int headHeads, boolean qkNorm, String prediction,
                          String vaeWeights, int vaeResolution, double scale, double shift,
                          String method, int steps, double cfgScale, double cfgLow, double cfgHigh,
                          long count, int shards, long seed, int numClasses, int cropTo,
@@ -44,7 +45,7 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String pr
      * Euler ODE without guidance (cheap, and comparable from one preview to the next), in one shard.
      */
     public SampleSpec preview(int perClass) {
-        return new SampleSpec(checkpoint, heads, qkNorm, prediction, vaeWeights, vaeResolution, scale, shift, "euler",
+        return new SampleSpec(checkpoint, heads, headHeads, qkNorm, prediction, vaeWeights, vaeResolution, scale, shift, "euler",
                 PREVIEW_STEPS, 1.0, cfgLow, cfgHigh, (long) perClass * numClasses, 1, seed, numClasses, cropTo, timeShift);
     }
 
@@ -53,12 +54,12 @@ public record SampleSpec(String checkpoint, int heads, boolean qkNorm, String pr
      * sampler needs no training heads, so theirs are not checked).
      */
     public Checkpoint checkpoint(java.nio.file.Path file) throws java.io.IOException {
-        return Checkpoint.load(file, shapes -> SiT.checkStateDict(SiT.withoutHeads(shapes), heads, qkNorm, OptionalInt.empty(), OptionalInt.empty()));
+        return Checkpoint.load(file, shapes -> SiT.checkStateDict(SiT.withoutHeads(shapes), heads, headHeads, qkNorm, OptionalInt.empty(), OptionalInt.empty()));
     }
 
     /** The backbone that the weights (EMA, typically) of any recipe's checkpoint describe, without its training heads. */
     public SiT model(Map<String, INDArray> weights) {
-        return SiT.fromStateDict(SiT.withoutHeads(weights), heads, qkNorm, OptionalInt.empty(), OptionalInt.empty());
+        return SiT.fromStateDict(SiT.withoutHeads(weights), heads, headHeads, qkNorm, OptionalInt.empty(), OptionalInt.empty());
     }
 
     /** Whether samples are decoded: JiT's pixel space has no VAE, the samples are the images. */

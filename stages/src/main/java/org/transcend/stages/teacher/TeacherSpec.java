@@ -11,9 +11,10 @@ import java.util.OptionalInt;
 
 /**
  * The frozen teacher of stage (b): its checkpoint (the raw weights of the warmup run), how to read it, and the
- * extraction settings k_t and w (REG reads the same teacher's block k, conditional features alone: w = 1).
+ * extraction settings k_t and w (REG reads the same teacher's block k, conditional features alone: w = 1). {@code headHeads}
+ * are the attention heads of RAE's DH head, when the warmup had one (the teacher stops before it).
  */
-public record TeacherSpec(String checkpoint, int heads, boolean qkNorm, int alignBlock, int block, double guidance)
+public record TeacherSpec(String checkpoint, int heads, int headHeads, boolean qkNorm, int alignBlock, int block, double guidance)
         implements Serializable {
 
     public GuidedTeacher load() throws IOException {
@@ -27,7 +28,7 @@ public record TeacherSpec(String checkpoint, int heads, boolean qkNorm, int alig
     /** The frozen network: the checkpoint's raw weights, its tensors checked before any is read. */
     public SiT network() throws IOException {
         Checkpoint c = Checkpoint.load(LocalCopies.fetch(checkpoint),
-                shapes -> SiT.checkStateDict(shapes, heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock)));
-        return SiT.fromStateDict(c.weights(), heads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
+                shapes -> SiT.checkStateDict(shapes, heads, headHeads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock)));
+        return SiT.fromStateDict(c.weights(), heads, headHeads, qkNorm, OptionalInt.empty(), OptionalInt.of(alignBlock));
     }
 }

@@ -32,6 +32,9 @@ import java.util.Optional;
  * @param teacherBlock SRA: the block of the EMA teacher whose features are the target; unused otherwise
  * @param teacherGap   SRA: the teacher runs at t' = max(0, t − U[0, teacherGap)); unused otherwise
  * @param bottleneck   JiT's low-rank patch embedding width d' (0: the plain patch embedding)
+ * @param headWidth    RAE's DiT-DH head: width D_h (0 with no head)
+ * @param headDepth    RAE's DiT-DH head: its blocks (0: no head, the backbone's final layer makes the output)
+ * @param headHeads    RAE's DiT-DH head: attention heads (0 with no head)
  */
 public record SiTRun(int inputSize, int patch, int channels, int hidden, int depth, int heads, double mlpRatio,
                      int numClasses, boolean qkNorm, String prediction,
@@ -40,11 +43,11 @@ public record SiTRun(int inputSize, int patch, int channels, int hidden, int dep
                      double lr, double beta1, double beta2, double eps, double weightDecay, double gradClip, double emaDecay,
                      long steps, int batch, long checkpointEvery, long logEvery, long seed, String timeDistribution,
                      double labelDrop, double timeShift, int teacherBlock, double teacherGap,
-                     int bottleneck) implements Serializable {
+                     int bottleneck, int headWidth, int headDepth, int headHeads) implements Serializable {
 
     public SiTConfig config() {
         return new SiTConfig(inputSize, patch, channels, hidden, depth, heads, mlpRatio, numClasses, qkNorm, labelDrop, bottleneck,
-                objective.equals("reg") ? auxDim : 0).validate();
+                objective.equals("reg") ? auxDim : 0, headWidth, headDepth, headHeads).validate();
     }
 
     public Objective objectiveRecord() {
