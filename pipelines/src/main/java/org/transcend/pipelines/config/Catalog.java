@@ -8,7 +8,7 @@ import java.util.Map;
 public final class Catalog {
     private Catalog() {}
 
-    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-reg", "fmnist-compare", "fmnist-jit", "fmnist-dh", "imagenet256-sit-b2", "imagenet256-sit-xl2");
+    public static final List<String> PRESETS = List.of("fmnist-quick", "fmnist-repa", "fmnist-sra", "fmnist-reg", "fmnist-compare", "fmnist-jit", "fmnist-dh", "fmnist-vae", "imagenet256-sit-b2", "imagenet256-sit-xl2");
 
     public static final Map<String, Setting> ALL = new LinkedHashMap<>();
 
