@@ -72,6 +72,7 @@ public final class TrainingStepBenchmark {
     static final int SAMPLING_STEPS = 50;
 
     public static void main(String[] args) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 6;
         run(SIT_CORE, steps, System.out);
     }

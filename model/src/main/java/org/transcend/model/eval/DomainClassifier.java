@@ -113,6 +113,7 @@ public final class DomainClassifier implements FeatureNetwork {
     private SDVariable loss;
 
     private DomainClassifier(Config config, DataType dataType) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         this.config = config.validate();
         this.dataType = dataType;
         this.shapes = shapes(config);

@@ -43,6 +43,7 @@ public final class FidInception implements FeatureNetwork {
     private final SDVariable pool3;
 
     public FidInception(FidInceptionWeights weights) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         this.weights = weights;
         this.sd = SameDiff.create();
         SDVariable images = sd.placeHolder(INPUT, DataType.FLOAT, -1, 3, INPUT_SIZE, INPUT_SIZE);

@@ -88,6 +88,7 @@ public final class SiTEngine {
     private INDArray labels;
 
     public SiTEngine(SiT sit) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         this.sit = sit;
         this.config = sit.config();
         this.type = sit.dataType();

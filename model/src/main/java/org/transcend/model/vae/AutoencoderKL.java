@@ -26,6 +26,7 @@ public final class AutoencoderKL {
 
     /** Builds the autoencoder around FLOAT copies of {@code stateDict} (latent-diffusion names, PyTorch shapes). */
     public AutoencoderKL(VaeConfig config, Map<String, INDArray> stateDict) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         VaeGraph.requireStateDict(config.validate(), stateDict);
         for (String name : VaeGraph.parameterShapes(config).keySet()) {
             parameters.put(name, stateDict.get(name).castTo(DataType.FLOAT).dup('c'));

@@ -56,6 +56,7 @@ public final class VaeEngine {
 
     /** @param parameters every tensor of {@link VaeGraph#parameterShapes}, all FLOAT or all DOUBLE; used live, not copied */
     public VaeEngine(VaeConfig config, Map<String, INDArray> parameters) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         this.config = config.validate();
         VaeGraph.requireStateDict(config, parameters);
         this.parameters = parameters;

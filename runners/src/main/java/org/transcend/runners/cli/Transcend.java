@@ -38,6 +38,7 @@ import java.util.concurrent.Callable;
 public final class Transcend {
 
     public static void main(String[] args) {
+        org.transcend.model.nn.DeferredDeallocation.install(); // ND4J frees buffers under running ops otherwise
         System.exit(execute(System.out, args));
     }
 
