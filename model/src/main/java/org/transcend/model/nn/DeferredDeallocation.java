@@ -29,12 +29,16 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class DeferredDeallocation extends DeallocatorService {
     static final long DELAY_MS = 1000;
+    static final String IMMEDIATE = "transcend.immediate-deallocation";
 
     private static volatile boolean installed;
 
-    /** Makes every buffer created from now on deallocate through this service. */
+    /**
+     * Makes every buffer created from now on deallocate through this service; {@code -D}{@value #IMMEDIATE}{@code =true}
+     * keeps ND4J's own (to compare memory or speed, never for real runs).
+     */
     public static void install() {
-        if (installed) return;
+        if (installed || Boolean.getBoolean(IMMEDIATE)) return;
         synchronized (DeferredDeallocation.class) {
             if (installed) return;
             try {

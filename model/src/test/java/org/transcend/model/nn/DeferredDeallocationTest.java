@@ -7,8 +7,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,35 +19,48 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class DeferredDeallocationTest {
 
     /**
-     * The pattern that crashed warmup-align: a bias add on a view made for the op, with collections running all the time.
-     * Without the deferred service this JVM dies (SIGSEGV in libnd4j) within the first hundred thousand iterations.
+     * The pattern that crashed warmup-align: a bias add on a view made for the op, while the collector runs every
+     * millisecond. It runs in a JVM of its own, so that a crash is a failed test rather than a dead test run. Without
+     * {@link DeferredDeallocation} that JVM died (SIGSEGV in libnd4j) within 40000 iterations in each of five tries.
      */
     @Test
     void opsOnViewsMadeForThemSurviveCollectionsDuringTheOp() throws Exception {
-        DeferredDeallocation.install();
-        INDArray bias = Nd4j.rand(DataType.FLOAT, 6 * 128);
-        INDArray out = Nd4j.zeros(DataType.FLOAT, 64, 128);
-        Thread collector = new Thread(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                System.gc();
-                try { Thread.sleep(1); } catch (InterruptedException e) { return; }
-            }
-        });
-        collector.setDaemon(true);
-        collector.start();
-        int iterations = 120_000;
-        try {
+        Path log = Files.createTempFile("deferred-deallocation", ".log");
+        Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g",
+                "-cp", System.getProperty("java.class.path"), ViewLoop.class.getName(), "80000")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertTrue(child.waitFor(5, TimeUnit.MINUTES), "the loop did not finish in 5 minutes");
+        String output = Files.readString(log, StandardCharsets.UTF_8);
+        assertEquals(0, child.exitValue(), "the loop's JVM failed:\n" + output);
+        assertTrue(output.contains("sums agree"), output);
+    }
+
+    /** The child of {@link #opsOnViewsMadeForThemSurviveCollectionsDuringTheOp}: iterations as its argument. */
+    public static final class ViewLoop {
+        public static void main(String[] args) {
+            DeferredDeallocation.install();
+            int iterations = Integer.parseInt(args[0]);
+            INDArray bias = Nd4j.rand(DataType.FLOAT, 6 * 128);
+            INDArray out = Nd4j.zeros(DataType.FLOAT, 64, 128);
+            Thread collector = new Thread(() -> {
+                while (true) {
+                    System.gc();
+                    try { Thread.sleep(1); } catch (InterruptedException e) { return; }
+                }
+            });
+            collector.setDaemon(true);
+            collector.start();
             for (int i = 0; i < iterations; i++) {
                 int j = i % 6;
                 out.addiRowVector(bias.get(NDArrayIndex.interval(j * 128, (j + 1) * 128)));
             }
-        } finally {
-            collector.interrupt();
+            // column 0 of every row has had each chunk's first value added iterations / 6 times (float32 sums: loose check)
+            double expected = 0;
+            for (int j = 0; j < 6; j++) expected += bias.getDouble(j * 128L) * (iterations / 6);
+            double got = out.getDouble(0, 0);
+            if (Math.abs(got - expected) > 1e-2 * expected) throw new AssertionError("sum " + got + ", expected " + expected);
+            System.out.println("sums agree after " + iterations + " iterations");
         }
-        // every row got each chunk as often as the loop went round: column 0 holds the sum of the chunks' first values
-        double expected = 0;
-        for (int j = 0; j < 6; j++) expected += bias.getDouble(j * 128L) * (iterations / 6);
-        assertEquals(expected, out.getDouble(0, 0), 1e-2 * expected, "after " + iterations + " iterations");
     }
 
     /** Deferred is not never: the memory of dropped arrays comes back once they are due. */
@@ -65,7 +81,8 @@ class DeferredDeallocationTest {
     }
 
     private static long residentBytes() throws IOException {
-        String rss = Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:")).findFirst().orElseThrow();
+        List<String> status = Files.readAllLines(Path.of("/proc/self/status"));
+        String rss = status.stream().filter(l -> l.startsWith("VmRSS:")).findFirst().orElseThrow();
         return Long.parseLong(rss.replaceAll("\\D", "")) * 1024;
     }
 }
