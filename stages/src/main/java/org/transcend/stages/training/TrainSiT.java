@@ -103,6 +103,7 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
                 trainer.restore(c);
                 System.out.printf("[%s] resuming from step %d%n", spec.stage, c.step());
             });
+            warnOnSlowEma(spec.stage, run.trainerSettings().emaDecay(), run.steps());
             Path metricsLocal = LocalCopies.staging(spec.outputDir + METRICS_FILE);
             long before = trainer.completedSteps();
             Previews previews = new Previews(spec.preview, spec.outputDir + PREVIEWS_DIR);
@@ -163,4 +164,18 @@ public final class TrainSiT extends PTransform<PBegin, PCollection<CheckpointMet
         return m;
     }
 
+
+    /**
+     * The EMA starts at the initial weights and keeps decay^steps of them: with the reference's 0.9999 a run of a few
+     * thousand steps samples from mostly untrained weights (the fmnist-quick samples were noise so until its decay was
+     * lowered). Says so before training rather than after.
+     */
+    static void warnOnSlowEma(String stage, double decay, long steps) {
+        double initialShare = Math.pow(decay, steps);
+        if (initialShare > 0.05) {
+            System.out.printf(java.util.Locale.ROOT, "[%s] warning: train.ema-decay %s averages over ~%.0f steps, so after %d steps the EMA"
+                    + " weights (what previews, sample and evaluate use) still hold %.0f%% of the initial ones; for a run this"
+                    + " short use at most %.4f%n", stage, decay, 1 / (1 - decay), steps, 100 * initialShare, 1 - 5.0 / steps);
+        }
+    }
 }
