@@ -13,9 +13,9 @@ class ComparisonTest {
     @Test
     void recipesAreEvaluatedEveryNStepsAndAtTheEnd() {
         Settings s = Settings.resolve("fmnist-compare", List.of());
-        assertEquals(List.of(500L, 1000L, 1500L), Comparison.evaluationSteps(s));
+        assertEquals(List.of(500L, 1000L), Comparison.evaluationSteps(s));
         assertEquals(List.of(1000L, 1600L), Comparison.evaluationSteps(s.with("student.steps", "1600").with("compare.eval-every", "1000")));
-        assertEquals(List.of(500L, 1000L, 1500L), Comparison.evaluationSteps(s.with("compare.eval-every", "0")), "0: every checkpoint");
+        assertEquals(List.of(500L, 1000L), Comparison.evaluationSteps(s.with("compare.eval-every", "0")), "0: every checkpoint");
         ConfigException e = assertThrows(ConfigException.class, () -> Comparison.evaluationSteps(s.with("compare.eval-every", "750")));
         assertEquals("compare.eval-every is 750; accepted: a multiple of train.checkpoint-every (500), the steps whose models the "
                 + "training stages keep", e.getMessage());
