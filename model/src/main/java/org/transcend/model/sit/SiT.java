@@ -6,6 +6,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.transcend.model.nn.PackedTensors;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -324,6 +325,19 @@ public final class SiT {
     /** Names of the trained tensors: the state_dict minus the fixed {@code pos_embed} (and the DH head's {@code pos_embed_head}). */
     public List<String> trainableNames() {
         return specs.stream().map(Param::name).filter(n -> !FIXED.contains(n)).toList();
+    }
+
+    /**
+     * Moves the trainable tensors into one flat buffer, in {@link #trainableNames} order, and returns it: from then on
+     * {@link #parameter} gives views of that buffer, so an optimiser can update every tensor in one pass over it. Arrays
+     * taken from {@link #parameter} before the move are copies that no longer change with the network.
+     */
+    public PackedTensors packTrainable() {
+        Map<String, INDArray> trainable = new LinkedHashMap<>();
+        for (String name : trainableNames()) trainable.put(name, params.get(name));
+        PackedTensors packed = PackedTensors.copyOf(trainable, dataType);
+        params.putAll(packed.views());
+        return packed;
     }
 
     /**

@@ -12,6 +12,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
 import org.transcend.model.flow.Prediction;
 import org.transcend.model.flow.VelocityModel;
+import org.transcend.model.nn.PackedTensors;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -76,6 +77,8 @@ public final class SiTEngine {
     private final Width backbone;
     private final Width head;
     private final INDArray frequencies;
+    /** The gradient buffers, laid out as {@link SiT#packTrainable} lays out the weights, so the flat buffers align. */
+    private final PackedTensors packedGradients;
     private final Map<String, INDArray> gradients = new LinkedHashMap<>();
     private final Map<Long, INDArray> onesRows = new HashMap<>();
     private final Map<Long, Map<String, INDArray>> workspaces = new HashMap<>();
@@ -98,13 +101,19 @@ public final class SiTEngine {
         this.backbone = new Width(d, config.heads(), config.mlpHidden());
         this.head = new Width(config.headWidth(), config.headHeads(), config.headMlpHidden());
         this.frequencies = SiT.timestepFrequencies(type);
-        for (String name : sit.trainableNames()) {
-            gradients.put(name, Nd4j.zeros(type, sit.parameter(name).shape()));
-        }
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String name : sit.trainableNames()) shapes.put(name, sit.parameter(name).shape());
+        this.packedGradients = PackedTensors.zeros(type, shapes);
+        gradients.putAll(packedGradients.views());
     }
 
     public SiT model() {
         return sit;
+    }
+
+    /** The buffers {@link #backward} writes, as one flat buffer in {@link SiT#trainableNames} order. */
+    public PackedTensors packedGradients() {
+        return packedGradients;
     }
 
     /** The whole network with its heads, keeping what {@link #backward} needs. */

@@ -6,11 +6,11 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.transcend.model.PausePoint;
 import org.transcend.model.flow.Losses;
 import org.transcend.model.flow.Path;
+import org.transcend.model.nn.PackedTensors;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.SiT;
 import org.transcend.model.sit.SiTEngine;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,8 +39,8 @@ public final class SiTTrainer {
     private final Objective objective;
     private final TargetSource targets;
     private final SiTEngine engine;
-    private final List<String> trainable;
-    private final Map<String, INDArray> params = new LinkedHashMap<>();
+    /** The trainable weights in one flat buffer (the model computes with its views), aligned with the engine's gradients. */
+    private final PackedTensors weights;
     private final AdamW adam;
     private final Ema ema;
     /** SRA's teacher, on the EMA below; null for the other objectives. */
@@ -82,13 +82,16 @@ public final class SiTTrainer {
         this.settings = settings;
         this.objective = objective;
         this.targets = targets;
+        this.weights = model.packTrainable();
         this.engine = new SiTEngine(model);
-        this.trainable = model.trainableNames();
-        for (String name : trainable) params.put(name, model.parameter(name));
+        if (!weights.sameLayout(engine.packedGradients())) {
+            throw new IllegalStateException("the engine's gradients are not laid out as the weights: " + engine.packedGradients().names()
+                    + " against " + weights.names());
+        }
         this.adam = new AdamW(settings.optimizer());
-        this.ema = new Ema(settings.emaDecay(), params);
+        this.ema = new Ema(settings.emaDecay(), flat(weights.flat()));
         this.selfTeacher = objective instanceof Objective.SelfRepresentation r
-                ? new SelfRepresentationTeacher(model.backboneOver(ema.weights()), plan, r.teacherBlock(), r.maxGap()) : null;
+                ? new SelfRepresentationTeacher(model.backboneOver(emaWeights()), plan, r.teacherBlock(), r.maxGap()) : null;
     }
 
     /**
@@ -126,13 +129,13 @@ public final class SiTTrainer {
     StepReport step(TrainingBatch batch) {
         long t0 = System.nanoTime();
         Pass pass = pass(batch);
-        List<INDArray> ordered = new ArrayList<>();
-        for (String name : trainable) ordered.add(pass.gradients().get(name));
-        double norm = GradientClipping.clip(ordered, settings.gradientClip());
+        // Clipping, AdamW and the EMA run on the flat buffers: one pass over all tensors each (see PackedTensors).
+        INDArray gradients = engine.packedGradients().flat();
+        double norm = GradientClipping.clip(List.of(gradients), settings.gradientClip());
         step++;
-        adam.update(params, pass.gradients(), step);
+        adam.update(flat(weights.flat()), flat(gradients), step);
         PausePoint.reach("train-step");
-        ema.update(params);
+        ema.update(flat(weights.flat()));
         return new StepReport(step, pass.losses(), norm, System.nanoTime() - t0, batch.slots().size());
     }
 
@@ -218,12 +221,22 @@ public final class SiTTrainer {
         return 0.0;
     }
 
+    /** The key of the flat buffer in the optimiser's and EMA's maps; checkpoints keep one tensor per PyTorch name. */
+    private static final String PACKED = "packed";
+
+    private static Map<String, INDArray> flat(INDArray buffer) {
+        return Map.of(PACKED, buffer);
+    }
+
     /** Everything needed to continue: weights, EMA, AdamW moments, the step. */
     public Checkpoint checkpoint(Map<String, String> metadata) {
         Map<String, INDArray> opt = new LinkedHashMap<>();
-        adam.state().forEach((k, a) -> opt.put(k, a.dup()));
+        adam.state().forEach((k, a) -> {
+            String prefix = k.substring(0, k.length() - PACKED.length()); // adam.m. or adam.v.
+            weights.viewsOf(a).forEach((name, view) -> opt.put(prefix + name, view.dup()));
+        });
         Map<String, INDArray> emaCopy = new LinkedHashMap<>();
-        ema.state().forEach((k, a) -> emaCopy.put(k, a.dup()));
+        emaWeights().forEach((name, view) -> emaCopy.put("ema." + name, view.dup()));
         Map<String, String> meta = new LinkedHashMap<>(metadata);
         meta.put("plan.position", Long.toString(step * plan.batchSize()));
         return new Checkpoint(model.stateDict(), emaCopy, opt, step, meta);
@@ -232,8 +245,19 @@ public final class SiTTrainer {
     /** Continues from a checkpoint: the next step is the checkpoint's step + 1. */
     public void restore(Checkpoint c) {
         model.loadStateDict(c.weights());
-        adam.loadState(c.optimizer());
-        ema.loadState(c.ema());
+        Map<String, INDArray> opt = new LinkedHashMap<>();
+        for (String moment : List.of("adam.m.", "adam.v.")) {
+            Map<String, INDArray> byName = new LinkedHashMap<>();
+            c.optimizer().forEach((k, a) -> {
+                if (k.startsWith(moment)) byName.put(k.substring(moment.length()), a);
+            });
+            // before its first step a checkpoint has no moments: AdamW starts them at zero, as it would have
+            if (!byName.isEmpty()) opt.put(moment + PACKED, weights.pack(byName));
+        }
+        adam.loadState(opt);
+        Map<String, INDArray> emaByName = new LinkedHashMap<>();
+        c.ema().forEach((k, a) -> emaByName.put(k.substring("ema.".length()), a));
+        if (!emaByName.isEmpty()) ema.loadState(Map.of("ema." + PACKED, weights.pack(emaByName)));
         step = c.step();
     }
 
@@ -248,7 +272,12 @@ public final class SiTTrainer {
     /** The EMA weights under the PyTorch names (pos_embed from the model). */
     public Map<String, INDArray> emaStateDict() {
         Map<String, INDArray> sdict = model.stateDict();
-        ema.weights().forEach((k, a) -> sdict.put(k, a.dup()));
+        emaWeights().forEach((k, a) -> sdict.put(k, a.dup()));
         return sdict;
+    }
+
+    /** The EMA's live tensors by PyTorch name: views of its flat buffer. */
+    private Map<String, INDArray> emaWeights() {
+        return weights.viewsOf(ema.weights().get(PACKED));
     }
 }
