@@ -28,8 +28,7 @@ public final class Losses {
     /** {@code mean‖p − target‖²} over every element, and its gradient {@code 2(p − target)/count}. */
     public static ValueAndGradient meanSquare(INDArray predicted, INDArray target) {
         INDArray diff = predicted.sub(target);
-        double value = diff.mul(diff).meanNumber().doubleValue();
-        return new ValueAndGradient(value, diff.muli(2.0 / diff.length()));
+        return new ValueAndGradient(meanOfSquares(diff), diff.muli(2.0 / diff.length()));
     }
 
     /**
@@ -40,8 +39,13 @@ public final class Losses {
         INDArray diff = a.sub(b);
         INDArray rows = diff.reshape(diff.size(0), diff.length() / diff.size(0));
         rows.muliColumnVector(window.indicator(t).castTo(a.dataType()).reshape(diff.size(0), 1));
-        double value = diff.mul(diff).meanNumber().doubleValue();
-        return new ValueAndGradient(value, diff.muli(2.0 / diff.length()));
+        return new ValueAndGradient(meanOfSquares(diff), diff.muli(2.0 / diff.length()));
+    }
+
+    /** mean(x²) as one BLAS dot product: no squared copy of x (the projector's target is a million values a step). */
+    private static double meanOfSquares(INDArray x) {
+        INDArray flat = x.reshape(x.length());
+        return Nd4j.getBlasWrapper().dot(flat, flat) / x.length();
     }
 
     /**
