@@ -1,6 +1,7 @@
 package org.transcend.runners.cli;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.transcend.model.bench.TrainingStepBenchmark;
 import org.transcend.model.sit.SiTForward;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,7 +14,7 @@ import java.util.concurrent.Callable;
 
 /** Commands on a network alone, outside any pipeline. */
 @Command(name = "model", mixinStandardHelpOptions = true, description = "Run a network on its own.",
-        subcommands = {ModelCommand.Forward.class})
+        subcommands = {ModelCommand.Forward.class, ModelCommand.Benchmark.class})
 final class ModelCommand {
 
     @Command(name = "forward", mixinStandardHelpOptions = true,
@@ -48,6 +49,22 @@ final class ModelCommand {
                     alignBlock == null ? OptionalInt.empty() : OptionalInt.of(alignBlock));
             written.forEach((k, v) -> System.out.printf("%-10s %s%n", k, Arrays.toString(v.shape())));
             System.out.println("wrote " + out);
+            return 0;
+        }
+    }
+
+    @Command(name = "benchmark", mixinStandardHelpOptions = true,
+            description = "The SiT-core training-step benchmark (hidden 256, depth 6, 4 heads, 64 tokens, batch 64, projector on "
+                    + "block 2, AdamW, clipping, EMA): ms/step, images/s, GFLOP/s, the step's GEMMs alone and their ratio, PyTorch's "
+                    + "step measured in the same run (when a python3 with torch is found) and sampling images/s. Not a test.")
+    static final class Benchmark implements Callable<Integer> {
+        @Option(names = "--steps", defaultValue = "12", description = "Timed steps, after one warm-up step (default: ${DEFAULT-VALUE}).")
+        int steps;
+
+        @Override
+        public Integer call() {
+            if (steps < 1) throw new IllegalArgumentException("--steps is " + steps + "; accepted: 1 or more");
+            TrainingStepBenchmark.run(TrainingStepBenchmark.SIT_CORE, steps, System.out);
             return 0;
         }
     }
