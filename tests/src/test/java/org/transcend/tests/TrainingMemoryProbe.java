@@ -36,6 +36,17 @@ public final class TrainingMemoryProbe {
         Set<Long> report = new java.util.HashSet<>();
         for (int i = 2; i < args.length; i++) report.add(Long.parseLong(args[i]));
 
+        SiTTrainer trainer = tinyWarmup(steps);
+        trainer.train(steps, r -> {
+            if (report.contains(r.step())) {
+                System.out.println(LINE + r.step() + " " + MemoryMeter.residentBytes());
+            }
+        }, c -> c.save(checkpoint));
+        System.exit(0);
+    }
+
+    /** A tiny SiT (width 32, depth 2) with the warmup's objective on 64 random latents, seeded: the same steps in every JVM. */
+    static SiTTrainer tinyWarmup(long steps) {
         SiTConfig config = new SiTConfig(8, 2, 4, 32, 2, 2, 4.0, 10, false, 0.1);
         Nd4j.getRandom().setSeed(1);
         int n = 64;
@@ -45,13 +56,7 @@ public final class TrainingMemoryProbe {
         LatentData data = new LatentData(mean, std, labels, 0.5, 0.0);
         TrainingPlan plan = new TrainingPlan(7, n, 8, new TimeDistribution.Uniform(), TrainingPlan.LABEL_DROP, 10);
         SiT sit = SiT.initialise(config, List.of(), Optional.of(new AlignHead(1, 32)), DataType.FLOAT, 3);
-        SiTTrainer trainer = new SiTTrainer(sit, plan, data, TrainerSettings.paper(steps, 50),
+        return new SiTTrainer(sit, plan, data, TrainerSettings.paper(steps, 50),
                 new Objective.VaeAlign(1, TimeWindow.ALIGNMENT, 0.5), null);
-        trainer.train(steps, r -> {
-            if (report.contains(r.step())) {
-                System.out.println(LINE + r.step() + " " + MemoryMeter.residentBytes());
-            }
-        }, c -> c.save(checkpoint));
-        System.exit(0);
     }
 }
