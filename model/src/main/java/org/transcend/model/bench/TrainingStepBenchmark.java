@@ -9,6 +9,7 @@ import org.transcend.model.flow.Sampler;
 import org.transcend.model.flow.TimeDistribution;
 import org.transcend.model.flow.TimeWindow;
 import org.transcend.model.flow.VelocityModel;
+import org.transcend.model.nn.PackedTensors;
 import org.transcend.model.plan.TrainingPlan;
 import org.transcend.model.sit.ProjectorHead;
 import org.transcend.model.sit.SiT;
@@ -145,10 +146,11 @@ public final class TrainingStepBenchmark {
                 backward.add((t2 - t1) / 1e6);
             }
         }
-        Map<String, INDArray> params = new java.util.LinkedHashMap<>();
-        for (String name : sit.trainableNames()) params.put(name, sit.parameter(name).dup());
-        Map<String, INDArray> grads = new java.util.LinkedHashMap<>();
-        params.forEach((name, p) -> grads.put(name, Nd4j.randn(DataType.FLOAT, p.shape()).muli(1e-3)));
+        // on one flat buffer of every weight and one of every gradient, as SiTTrainer runs them
+        Map<String, INDArray> byName = new java.util.LinkedHashMap<>();
+        for (String name : sit.trainableNames()) byName.put(name, sit.parameter(name));
+        Map<String, INDArray> params = Map.of("packed", PackedTensors.copyOf(byName, sit.dataType()).flat());
+        Map<String, INDArray> grads = Map.of("packed", Nd4j.randn(DataType.FLOAT, params.get("packed").length()).muli(1e-3));
         AdamW adam = new AdamW(AdamW.Hyper.paper());
         Ema ema = new Ema(0.9999, params);
         List<Double> optimiser = new ArrayList<>();

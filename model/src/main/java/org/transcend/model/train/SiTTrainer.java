@@ -41,6 +41,8 @@ public final class SiTTrainer {
     private final SiTEngine engine;
     /** The trainable weights in one flat buffer (the model computes with its views), aligned with the engine's gradients. */
     private final PackedTensors weights;
+    /** The flat weights and gradients as the optimiser's and EMA's one-tensor maps. */
+    private final Map<String, INDArray> flatWeights, flatGradients;
     private final AdamW adam;
     private final Ema ema;
     /** SRA's teacher, on the EMA below; null for the other objectives. */
@@ -88,8 +90,10 @@ public final class SiTTrainer {
             throw new IllegalStateException("the engine's gradients are not laid out as the weights: " + engine.packedGradients().names()
                     + " against " + weights.names());
         }
+        this.flatWeights = Map.of(PACKED, weights.flat());
+        this.flatGradients = Map.of(PACKED, engine.packedGradients().flat());
         this.adam = new AdamW(settings.optimizer());
-        this.ema = new Ema(settings.emaDecay(), flat(weights.flat()));
+        this.ema = new Ema(settings.emaDecay(), flatWeights);
         this.selfTeacher = objective instanceof Objective.SelfRepresentation r
                 ? new SelfRepresentationTeacher(model.backboneOver(emaWeights()), plan, r.teacherBlock(), r.maxGap()) : null;
     }
@@ -130,12 +134,11 @@ public final class SiTTrainer {
         long t0 = System.nanoTime();
         Pass pass = pass(batch);
         // Clipping, AdamW and the EMA run on the flat buffers: one pass over all tensors each (see PackedTensors).
-        INDArray gradients = engine.packedGradients().flat();
-        double norm = GradientClipping.clip(List.of(gradients), settings.gradientClip());
+        double norm = GradientClipping.clip(flatGradients.values(), settings.gradientClip());
         step++;
-        adam.update(flat(weights.flat()), flat(gradients), step);
+        adam.update(flatWeights, flatGradients, step);
         PausePoint.reach("train-step");
-        ema.update(flat(weights.flat()));
+        ema.update(flatWeights);
         return new StepReport(step, pass.losses(), norm, System.nanoTime() - t0, batch.slots().size());
     }
 
@@ -223,10 +226,6 @@ public final class SiTTrainer {
 
     /** The key of the flat buffer in the optimiser's and EMA's maps; checkpoints keep one tensor per PyTorch name. */
     private static final String PACKED = "packed";
-
-    private static Map<String, INDArray> flat(INDArray buffer) {
-        return Map.of(PACKED, buffer);
-    }
 
     /** Everything needed to continue: weights, EMA, AdamW moments, the step. */
     public Checkpoint checkpoint(Map<String, String> metadata) {
